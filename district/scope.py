@@ -1,0 +1,65 @@
+"""The one place that answers "which compounds and areas does this user's role cover?".
+
+A role at a node covers everything beneath it (DESIGN.md §3). Views, API viewsets, the
+compound middleware and (later) WebSocket consumers all ask here.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from district.models import Area, RoleAssignment
+from tenants.models import Compound
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def _assignments(user: User) -> list[RoleAssignment]:
+    cached = getattr(user, "_role_assignments_cache", None)
+    if cached is None:
+        cached = list(RoleAssignment.objects.filter(user=user).select_related("area", "compound"))
+        user._role_assignments_cache = cached  # one query per request, however often we ask
+    return cached
+
+
+def compound_scope_q(user: User) -> Q | None:
+    """A filter on Compound for the user's scope; None means "everything" (superuser)."""
+    if user.is_superuser:
+        return None
+    q = Q(pk__in=[])
+    for ra in _assignments(user):
+        if ra.compound_id:
+            q |= Q(pk=ra.compound_id)
+        elif ra.area_id:
+            q |= Q(street__path=ra.area.path) | Q(street__path__startswith=f"{ra.area.path}/")
+    return q
+
+
+def compounds_in_scope(user: User) -> QuerySet[Compound]:
+    """Compounds the user may open."""
+    if not user.is_authenticated:
+        return Compound.objects.none()
+    q = compound_scope_q(user)
+    qs = Compound.objects.exclude(schema_name="public").select_related("street")
+    return qs if q is None else qs.filter(q)
+
+
+def areas_in_scope(user: User) -> QuerySet[Area]:
+    """Areas at or beneath the user's area roles, plus the streets of their compound roles."""
+    if not user.is_authenticated:
+        return Area.objects.none()
+    if user.is_superuser:
+        return Area.objects.all()
+    q = Q(pk__in=[])
+    for ra in _assignments(user):
+        if ra.area_id:
+            q |= Q(path=ra.area.path) | Q(path__startswith=f"{ra.area.path}/")
+        elif ra.compound_id:
+            q |= Q(pk=ra.compound.street_id)
+    return Area.objects.filter(q)
+
+
+def covers_compound(user: User, compound: Compound) -> bool:
+    """Does the user's scope include this compound?"""
+    return compounds_in_scope(user).filter(pk=compound.pk).exists()

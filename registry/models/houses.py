@@ -1,0 +1,87 @@
+"""Houses (实有房屋) and their leases."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from registry.choices import HouseUse
+from registry.validators import (
+    check_id_number,
+    check_phone,
+    normalised_or_raw,
+    validate_phone,
+)
+
+__all__ = ["House", "Lease"]
+
+
+class House(models.Model):
+    """实有房屋 — a dwelling or room at a standard address (a room node of the address tree)."""
+
+    address = models.OneToOneField(
+        "registry.Address",
+        verbose_name=_("address"),
+        on_delete=models.PROTECT,
+        related_name="house",
+        limit_choices_to={"level": "room"},
+    )
+    use = models.CharField(_("use"), max_length=16, choices=HouseUse.choices, default=HouseUse.OWNER_OCCUPIED)
+    area_sqm = models.DecimalField(_("floor area (m²)"), max_digits=7, decimal_places=2, null=True, blank=True)
+    owner_name = models.CharField(_("owner name"), max_length=64, blank=True)
+    owner_id_number = models.CharField(_("owner ID number"), max_length=32, blank=True)
+    owner_phone = models.CharField(_("owner phone"), max_length=20, blank=True, validators=[validate_phone])
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("house")
+        verbose_name_plural = _("houses")
+        ordering = ["address__code"]
+
+    def __str__(self) -> str:
+        return self.address.full_name
+
+    def clean(self) -> None:
+        """A house sits at a room address; the owner's ID number and phone are checked."""
+        errors: dict[str, list[str]] = {}
+        if self.address_id and self.address.level != "room":
+            errors["address"] = [_("A house must be at a room address.")]
+        if self.owner_id_number:
+            try:
+                self.owner_id_number = check_id_number(self.owner_id_number).number
+            except ValidationError as exc:
+                errors["owner_id_number"] = exc.messages
+        if self.owner_phone:
+            self.owner_phone = normalised_or_raw(check_phone, self.owner_phone)
+        if errors:
+            raise ValidationError(errors)
+
+
+class Lease(models.Model):
+    """租赁 — a tenant's lease of a house, with its dates."""
+
+    house = models.ForeignKey("registry.House", verbose_name=_("house"), on_delete=models.CASCADE, related_name="leases")
+    tenant = models.ForeignKey(
+        "registry.Person", verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="leases"
+    )
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lease")
+        verbose_name_plural = _("leases")
+        ordering = ["-start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
+                name="lease_ends_after_start",
+            ),
+            models.UniqueConstraint(fields=["house", "tenant", "start_date"], name="lease_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} @ {self.house}"

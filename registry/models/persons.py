@@ -1,0 +1,105 @@
+"""Persons (实有人口)."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from registry.choices import IdType, PersonTag, RelationToHouse, ResidenceType, Sex
+from registry.validators import (
+    check_id_number,
+    check_phone,
+    normalise,
+    normalised_or_raw,
+    validate_phone,
+)
+
+__all__ = ["Person"]
+
+
+class Person(models.Model):
+    """实有人口 — a person who lives (or lived) in the compound.
+
+    ``(id_type, id_number)`` identifies a person; for resident ID cards the birth date and
+    sex are derived from the number (GB 11643), never typed in separately.
+    """
+
+    name = models.CharField(_("name"), max_length=64)
+    id_type = models.CharField(_("ID type"), max_length=16, choices=IdType.choices, default=IdType.RESIDENT_ID)
+    id_number = models.CharField(_("ID number"), max_length=32)
+    nationality = models.CharField(_("nationality"), max_length=3, default="CHN", help_text=_("ISO 3166 alpha-3"))
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[validate_phone])
+    residence_type = models.CharField(
+        _("residence type"), max_length=16, choices=ResidenceType.choices, default=ResidenceType.PERMANENT
+    )
+    house = models.ForeignKey(
+        "registry.House",
+        verbose_name=_("house"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="residents",
+    )
+    relation = models.CharField(_("relation to house"), max_length=16, choices=RelationToHouse.choices, blank=True)
+    move_in_date = models.DateField(_("move-in date"), null=True, blank=True)
+    move_out_date = models.DateField(_("move-out date"), null=True, blank=True)
+    tags = ArrayField(
+        models.CharField(max_length=32, choices=PersonTag.choices), verbose_name=_("tags"), default=list, blank=True
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["id_type", "id_number"], name="person_identity_unique"),
+            models.CheckConstraint(
+                condition=models.Q(move_out_date__isnull=True)
+                | models.Q(move_in_date__isnull=True)
+                | models.Q(move_out_date__gte=models.F("move_in_date")),
+                name="person_moves_in_before_out",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["phone"], name="person_phone"),
+            models.Index(fields=["name"], name="person_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Normalise the identity document and derive birth date and sex from a resident ID."""
+        errors: dict[str, list[str]] = {}
+        if self.id_type == IdType.RESIDENT_ID:
+            try:
+                facts = check_id_number(self.id_number)
+            except ValidationError as exc:
+                errors["id_number"] = exc.messages
+            else:
+                self.id_number, self.birth_date, self.sex = facts.number, facts.birth_date, facts.sex
+                self.nationality = "CHN"
+        else:
+            self.id_number = normalise(self.id_number)
+            if not re.fullmatch(r"[A-Z0-9]{5,20}", self.id_number):
+                errors["id_number"] = [_("A document number has 5 to 20 letters and digits.")]
+        if self.phone:
+            self.phone = normalised_or_raw(check_phone, self.phone)
+        self.name = (self.name or "").strip()
+        self.tags = sorted(set(self.tags or []))
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_resident(self) -> bool:
+        """Still living here (no move-out date)."""
+        return self.move_out_date is None

@@ -1,0 +1,1 @@
+"""Compound tenants: one PostgreSQL schema per residential compound (小区)."""
