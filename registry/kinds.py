@@ -1,0 +1,104 @@
+"""The registry's record kinds, described once for the generic pages (list, detail, form)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.db import models
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from registry import actions, forms as registry_forms, queries
+from registry.choices import HouseUse, OrganisationKind, PersonTag, PlateKind
+from registry.models import House, Organisation, Person, Vehicle
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One record kind: its model, form, save action, list columns, search and filter."""
+
+    slug: str
+    model: type[models.Model]
+    form: type[forms.ModelForm]
+    save: Callable[..., models.Model]
+    columns: tuple[str, ...]
+    search: Callable[[QuerySet, str, str], QuerySet]
+    filter_label: Any
+    filter_choices: Any
+    icon: str
+
+    @property
+    def title(self) -> str:
+        return str(self.model._meta.verbose_name_plural)
+
+    @property
+    def singular(self) -> str:
+        return str(self.model._meta.verbose_name)
+
+    def cell(self, obj: models.Model, name: str) -> str:
+        """The display text of one column of one row."""
+        display = getattr(obj, f"get_{name}_display", None)
+        if display is not None:
+            return str(display())
+        value = obj
+        for part in name.split("__"):
+            value = getattr(value, part, None) if value is not None else None
+        if name == "tags":
+            labels = dict(PersonTag.choices)
+            return "、".join(str(labels.get(t, t)) for t in value or [])
+        return "" if value is None else str(value)
+
+    def header(self, name: str) -> str:
+        field_name = name.split("__")[0]
+        return str(self.model._meta.get_field(field_name).verbose_name)
+
+
+KINDS: dict[str, Kind] = {
+    "persons": Kind(
+        slug="persons",
+        model=Person,
+        form=registry_forms.PersonForm,
+        save=actions.do_save_person,
+        columns=("name", "id_number", "sex", "phone", "residence_type", "house", "tags"),
+        search=queries.search_persons,
+        filter_label=_("tags"),
+        filter_choices=PersonTag.choices,
+        icon="👤",
+    ),
+    "houses": Kind(
+        slug="houses",
+        model=House,
+        form=registry_forms.HouseForm,
+        save=actions.do_save_house,
+        columns=("address", "use", "area_sqm", "owner_name", "owner_phone"),
+        search=queries.search_houses,
+        filter_label=_("use"),
+        filter_choices=HouseUse.choices,
+        icon="🏠",
+    ),
+    "organisations": Kind(
+        slug="organisations",
+        model=Organisation,
+        form=registry_forms.OrganisationForm,
+        save=actions.do_save_organisation,
+        columns=("name", "uscc", "kind", "contact_name", "contact_phone", "staff_count"),
+        search=queries.search_organisations,
+        filter_label=_("kind"),
+        filter_choices=OrganisationKind.choices,
+        icon="🏪",
+    ),
+    "vehicles": Kind(
+        slug="vehicles",
+        model=Vehicle,
+        form=registry_forms.VehicleForm,
+        save=actions.do_save_vehicle,
+        columns=("plate", "plate_kind", "vehicle_type", "brand", "colour", "owner"),
+        search=queries.search_vehicles,
+        filter_label=_("plate kind"),
+        filter_choices=PlateKind.choices,
+        icon="🚗",
+    ),
+}

@@ -1,0 +1,219 @@
+"""Registry pages of one compound (under ``/c/<compound>/``).
+
+The middleware has already chosen the compound's schema and checked the user's scope; views
+here never check scope themselves (STYLE.md §3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, ProtectedError, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+
+from district.scope import is_police_for
+from registry import actions
+from registry.doorplates import plate_png, plate_svg
+from registry.forms import AddressForm
+from registry.kinds import KINDS, Kind
+from registry.models import Address, House, Organisation, Person, Vehicle
+from tenants.models import Compound
+
+PAGE_SIZE = 25
+
+
+class CompoundView(View):
+    """Base of compound pages: ``self.compound`` is the compound the middleware resolved."""
+
+    compound: Compound
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(request, "tenant", None) is None:
+            raise Http404
+        self.compound = request.tenant
+        kwargs.pop("compound", None)
+        return super().dispatch(request, *args, **kwargs)
+
+    def url(self, name: str, **kwargs: Any) -> str:
+        return reverse(f"registry:{name}", kwargs={"compound": self.compound.code, **kwargs})
+
+
+def kind_or_404(slug: str) -> Kind:
+    try:
+        return KINDS[slug]
+    except KeyError:
+        raise Http404 from None
+
+
+class OverviewView(CompoundView):
+    """The compound's home: counts of each record kind and the address tree."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        counts = {
+            "persons": Person.objects.filter(move_out_date__isnull=True).count(),
+            "houses": House.objects.count(),
+            "organisations": Organisation.objects.count(),
+            "vehicles": Vehicle.objects.count(),
+        }
+        tags = Person.objects.filter(move_out_date__isnull=True).aggregate(
+            elderly_alone=Count("pk", filter=Q(tags__contains=["elderly_alone"])),
+            floating=Count("pk", filter=Q(residence_type="floating")),
+        )
+        cards = [(KINDS[slug], n) for slug, n in counts.items()]
+        return render(request, "registry/overview.html", {"cards": cards, "tags": tags})
+
+
+class RecordListView(CompoundView):
+    """Searchable list of one record kind; htmx requests get only the table."""
+
+    def get(self, request: HttpRequest, kind: str) -> HttpResponse:
+        k = kind_or_404(kind)
+        q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
+        page = Paginator(k.search(k.model.objects.all(), q, tag), PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {
+            "kind": k,
+            "headers": [k.header(c) for c in k.columns],
+            "rows": [(obj, [k.cell(obj, c) for c in k.columns]) for obj in page],
+            "page": page,
+            "q": q,
+            "tag": tag,
+        }
+        template = "registry/_table.html" if request.headers.get("HX-Request") else "registry/list.html"
+        return render(request, template, context)
+
+
+class RecordDetailView(CompoundView):
+    """All fields of one record, with its related records."""
+
+    def get(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+        k = kind_or_404(kind)
+        obj = get_object_or_404(k.model, pk=pk)
+        fields = [(k.header(name), k.cell(obj, name)) for name in k.form._meta.fields]
+        if isinstance(obj, Person):
+            fields[2:2] = [(k.header("birth_date"), k.cell(obj, "birth_date")), (k.header("sex"), k.cell(obj, "sex"))]
+        return render(request, "registry/detail.html", {"kind": k, "obj": obj, "fields": fields})
+
+
+class RecordFormView(CompoundView):
+    """Create (no ``pk``) or edit a record; field-level errors come from the model's validation."""
+
+    def _form(self, request: HttpRequest, k: Kind, obj: Any, data: Any = None) -> Any:
+        extra = {"can_set_police_tags": is_police_for(request.user, self.compound)} if k.slug == "persons" else {}
+        return k.form(data, instance=obj, **extra)
+
+    def get(self, request: HttpRequest, kind: str, pk: int | None = None) -> HttpResponse:
+        k = kind_or_404(kind)
+        obj = get_object_or_404(k.model, pk=pk) if pk else None
+        return render(request, "registry/form.html", {"kind": k, "obj": obj, "form": self._form(request, k, obj)})
+
+    def post(self, request: HttpRequest, kind: str, pk: int | None = None) -> HttpResponse:
+        k = kind_or_404(kind)
+        obj = get_object_or_404(k.model, pk=pk) if pk else None
+        form = self._form(request, k, obj, request.POST)
+        if form.is_valid():
+            try:
+                saved = k.save(form.save(commit=False), acting_user=request.user)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect(self.url("record", kind=k.slug, pk=saved.pk))
+        return render(request, "registry/form.html", {"kind": k, "obj": obj, "form": form}, status=422)
+
+
+class RecordDeleteView(CompoundView):
+    """Delete a record (POST only)."""
+
+    def post(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+        k = kind_or_404(kind)
+        obj = get_object_or_404(k.model, pk=pk)
+        try:
+            actions.do_delete(obj)
+        except ProtectedError:
+            messages.error(request, _("This record is still referenced and cannot be deleted."))
+            return redirect(self.url("record", kind=k.slug, pk=pk))
+        messages.success(request, _("Deleted."))
+        return redirect(self.url("list", kind=k.slug))
+
+
+class AddressTreeView(CompoundView):
+    """The standard-address tree; POST adds a building, unit, floor or room."""
+
+    def get(self, request: HttpRequest, form: AddressForm | None = None) -> HttpResponse:
+        nodes = Address.objects.order_by("code").only("id", "level", "number", "code", "full_name", "parent_id")
+        return render(request, "registry/addresses.html", {"nodes": nodes, "form": form or AddressForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = AddressForm(request.POST)
+        if form.is_valid():
+            try:
+                address = actions.do_create_address(
+                    self.compound, parent=form.cleaned_data["parent"], number=form.cleaned_data["number"]
+                )
+            except ValidationError as exc:
+                form.add_error("number", exc.messages)
+            else:
+                messages.success(request, _("Added %(name)s.") % {"name": address.full_name})
+                return redirect(self.url("address", pk=address.parent_id or address.pk))
+        response = self.get(request, form)
+        response.status_code = 422
+        return response
+
+
+class AddressDetailView(CompoundView):
+    """One standard address: what is there (house, residents, organisations) and its door plate.
+
+    This is the page a door plate's QR code opens.
+    """
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        address = get_object_or_404(Address, pk=pk)
+        house = House.objects.filter(address=address).first()
+        context = {
+            "address": address,
+            "ancestors": Address.objects.filter(
+                code__in=[address.code[:n] for n in range(len(self.compound.code), len(address.code))]
+            ).order_by("code"),
+            "children": address.children.order_by("code"),
+            "house": house,
+            "residents": house.residents.filter(move_out_date__isnull=True) if house else [],
+            "organisations": address.organisations.all(),
+            "form": AddressForm(initial={"parent": address}),
+        }
+        return render(request, "registry/address.html", context)
+
+
+class DoorPlateView(CompoundView):
+    """A door plate as SVG or PNG."""
+
+    def get(self, request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+        if fmt not in ("svg", "png"):
+            raise Http404
+        address = get_object_or_404(Address, pk=pk)
+        url = request.build_absolute_uri(self.url("address", pk=address.pk))
+        if fmt == "png":
+            return HttpResponse(plate_png(address, url, self.compound.name), content_type="image/png")
+        return HttpResponse(plate_svg(address, url, self.compound.name), content_type="image/svg+xml")
+
+
+class DoorPlatePrintView(CompoundView):
+    """A print-ready sheet of the plates of an address and every room beneath it."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        address = get_object_or_404(Address, pk=pk)
+        nodes = Address.objects.filter(code__startswith=address.code).filter(
+            Q(pk=address.pk) | Q(level="room")
+        )
+        plates = [
+            plate_svg(n, request.build_absolute_uri(self.url("address", pk=n.pk)), self.compound.name)
+            for n in nodes.order_by("code")
+        ]
+        return render(request, "registry/plates_print.html", {"address": address, "plates": plates})

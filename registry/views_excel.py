@@ -1,0 +1,101 @@
+"""Excel template download, import (with progress) and export pages of a compound."""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django_tenants.utils import tenant_context
+
+from registry.excel import KIND_TITLES, export_workbook, run_import, template_workbook
+from registry.forms import ImportForm
+from registry.kinds import KINDS
+from registry.models import ImportJob
+from registry.views import CompoundView
+from tenants.models import Compound
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Files up to this size import within the request (a few thousand rows, a few seconds);
+# larger ones run in a background thread while the page polls the job's progress.
+INLINE_IMPORT_BYTES = getattr(settings, "REGISTRY_INLINE_IMPORT_BYTES", 256 * 1024)
+
+
+def xlsx_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
+    return response
+
+
+def excel_kind_or_404(kind: str) -> str:
+    if kind not in KIND_TITLES:
+        raise Http404
+    return kind
+
+
+class TemplateDownloadView(CompoundView):
+    """The empty template workbook of one kind, with Chinese headers and instructions."""
+
+    def get(self, request: HttpRequest, kind: str) -> HttpResponse:
+        kind = excel_kind_or_404(kind)
+        return xlsx_response(template_workbook(kind), f"template-{kind}.xlsx")
+
+
+class ExportView(CompoundView):
+    """All records of one kind (filtered like the list page) as a workbook that re-imports as-is."""
+
+    def get(self, request: HttpRequest, kind: str) -> HttpResponse:
+        kind = excel_kind_or_404(kind)
+        k = KINDS[kind]
+        qs = k.search(k.model.objects.all(), request.GET.get("q", ""), request.GET.get("tag", ""))
+        return xlsx_response(export_workbook(kind, qs), f"{self.compound.code}-{kind}.xlsx")
+
+
+def _run_in_background(job_id: int, compound: Compound) -> None:
+    """Run an import in its own thread and database connection."""
+    try:
+        with tenant_context(compound):
+            run_import(ImportJob.objects.get(pk=job_id), compound)
+    finally:
+        connection.close()
+
+
+class ImportView(CompoundView):
+    """Upload a workbook; small files import at once, large ones in the background with progress."""
+
+    def get(self, request: HttpRequest, form: ImportForm | None = None) -> HttpResponse:
+        jobs = ImportJob.objects.defer("file")[:10]
+        return render(
+            request, "registry/import.html", {"form": form or ImportForm(), "jobs": jobs, "kinds": KIND_TITLES}
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            response = self.get(request, form)
+            response.status_code = 422
+            return response
+        upload = form.cleaned_data["file"]
+        # The file is kept in the job row first: an upload that got a 2xx is never lost,
+        # even if the process stops half-way through the import.
+        job = ImportJob.objects.create(
+            kind=form.cleaned_data["kind"], filename=upload.name, file=upload.read(), created_by_id=request.user.pk
+        )
+        if upload.size <= INLINE_IMPORT_BYTES:
+            run_import(job, self.compound)
+        else:
+            close_old_connections()
+            threading.Thread(target=_run_in_background, args=(job.pk, self.compound), daemon=True).start()
+        return redirect(self.url("import_status", pk=job.pk))
+
+
+class ImportStatusView(CompoundView):
+    """Progress and the per-row error report of one import; htmx polls the partial."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = get_object_or_404(ImportJob.objects.defer("file"), pk=pk)
+        template = "registry/_import_status.html" if request.headers.get("HX-Request") else "registry/import_status.html"
+        return render(request, template, {"job": job, "title": _("Import")})
