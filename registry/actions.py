@@ -65,9 +65,9 @@ def do_ensure_address_path(compound: Compound, numbers: list[str]) -> Address:
 @transaction.atomic
 def do_rename_address(address: Address, *, number: str) -> Address:
     """Change an address node's number; its code stays, its full name (and its children's) follows."""
-    address.number = str(number).strip()
-    base = address.parent.full_name if address.parent else address.full_name.removesuffix(address.label)
     old_prefix = address.full_name
+    base = address.parent.full_name if address.parent else old_prefix.removesuffix(address.label)
+    address.number = str(number).strip()
     address.full_name = f"{base}{address.label}"
     _validated_save(address)
     for child in Address.objects.filter(code__startswith=address.code).exclude(pk=address.pk):

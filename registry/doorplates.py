@@ -59,7 +59,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def plate_png(address: Address, url: str, compound_name: str) -> bytes:
     """The same plate as a PNG (600 px wide)."""
-    qr_img = _qr(url).to_pil(scale=8, border=2).convert("RGB")
+    qr_png = io.BytesIO()
+    _qr(url).save(qr_png, kind="png", scale=8, border=2)
+    qr_img = Image.open(io.BytesIO(qr_png.getvalue())).convert("RGB")
     width = 600
     height = qr_img.height + 190
     img = Image.new("RGB", (width, height), "white")

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import threading
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
-from registry.excel import KIND_TITLES, export_workbook, run_import, template_workbook
+from registry.excel import (
+    SheetKind,
+    export_filename,
+    export_workbook,
+    run_import,
+    template_filename,
+    template_workbook,
+)
 from registry.forms import ImportForm
 from registry.kinds import KINDS
 from registry.models import ImportJob
@@ -26,12 +35,12 @@ INLINE_IMPORT_BYTES = getattr(settings, "REGISTRY_INLINE_IMPORT_BYTES", 256 * 10
 
 def xlsx_response(content: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=XLSX)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
 
 
 def excel_kind_or_404(kind: str) -> str:
-    if kind not in KIND_TITLES:
+    if kind not in SheetKind.values:
         raise Http404
     return kind
 
@@ -41,7 +50,7 @@ class TemplateDownloadView(CompoundView):
 
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         kind = excel_kind_or_404(kind)
-        return xlsx_response(template_workbook(kind), f"template-{kind}.xlsx")
+        return xlsx_response(template_workbook(kind), template_filename(kind))
 
 
 class ExportView(CompoundView):
@@ -51,7 +60,8 @@ class ExportView(CompoundView):
         kind = excel_kind_or_404(kind)
         k = KINDS[kind]
         qs = k.search(k.model.objects.all(), request.GET.get("q", ""), request.GET.get("tag", ""))
-        return xlsx_response(export_workbook(kind, qs), f"{self.compound.code}-{kind}.xlsx")
+        today = timezone.localdate().isoformat()
+        return xlsx_response(export_workbook(kind, qs), f"{self.compound.name}-{export_filename(kind, today)}")
 
 
 def _run_in_background(job_id: int, compound: Compound) -> None:
@@ -69,7 +79,7 @@ class ImportView(CompoundView):
     def get(self, request: HttpRequest, form: ImportForm | None = None) -> HttpResponse:
         jobs = ImportJob.objects.defer("file")[:10]
         return render(
-            request, "registry/import.html", {"form": form or ImportForm(), "jobs": jobs, "kinds": KIND_TITLES}
+            request, "registry/import.html", {"form": form or ImportForm(), "jobs": jobs, "kinds": dict(SheetKind.choices)}
         )
 
     def post(self, request: HttpRequest) -> HttpResponse:

@@ -12,9 +12,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_password", "pw-Test-2026")
+    @factory.post_generation
+    def password(self, create: bool, extracted: str | None, **kwargs) -> None:
+        self.set_password(extracted or "pw-Test-2026")
+        if create:
+            self.save(update_fields=["password"])
 
 
 class RoleFactory(factory.django.DjangoModelFactory):

@@ -100,11 +100,11 @@ def test_address_tree_codes_are_stable(browser, compound_a):
         unit = actions.do_create_address(compound_a, parent=building, number="1")
         floor = actions.do_create_address(compound_a, parent=unit, number="2")
         room = actions.do_create_address(compound_a, parent=floor, number="201")
-        assert room.code == "370102001001001010020001"
+        assert room.code == "370102001001001010010001"
         assert room.full_name == "阳光花园7号楼1单元2层201室"
         actions.do_rename_address(building, number="7A")
         room.refresh_from_db()
-        assert room.code == "370102001001001010020001"
+        assert room.code == "370102001001001010010001"
         assert room.full_name == "阳光花园7A号楼1单元2层201室"
     page = browser.get(f"{BASE}/addresses/{room.pk}/")
     assert page.status_code == 200
