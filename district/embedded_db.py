@@ -44,7 +44,7 @@ def test_database_url() -> str:
         import psycopg2
 
         psycopg2.connect(LOCAL_SERVER.rsplit("/", 1)[0] + "/postgres", connect_timeout=3).close()
-    except Exception:  # noqa: BLE001 — any failure means "no usable local server"
+    except Exception:
         return database_url()
     return LOCAL_SERVER
 

@@ -40,8 +40,10 @@ def do_create_address(compound: Compound, *, parent: Address | None, number: str
     level = AddressLevel.BUILDING if parent is None else CHILD_LEVEL[parent.level]
     if level is None:
         raise ValidationError({"parent": _("A room has no addresses beneath it.")})
-    siblings = Address.objects.select_for_update().filter(parent=parent) if parent else Address.objects.filter(
-        parent__isnull=True
+    siblings = (
+        Address.objects.select_for_update().filter(parent=parent)
+        if parent
+        else Address.objects.filter(parent__isnull=True)
     )
     seq = (siblings.aggregate(m=Max("seq"))["m"] or 0) + 1
     prefix = parent.code if parent else compound.code

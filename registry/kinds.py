@@ -11,9 +11,10 @@ from django.db import models
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from registry import actions, forms as registry_forms, queries
+from registry import actions, queries
+from registry import forms as registry_forms
 from registry.choices import HouseUse, OrganisationKind, PersonTag, PlateKind
-from registry.models import House, Organisation, Person, Vehicle
+from registry.models import House, Lease, Organisation, Person, Vehicle
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Kind:
     filter_label: Any
     filter_choices: Any
     icon: str
+    excel: bool = False  # has an Excel template, import and export
 
     @property
     def title(self) -> str:
@@ -67,6 +69,7 @@ KINDS: dict[str, Kind] = {
         filter_label=_("tags"),
         filter_choices=PersonTag.choices,
         icon="👤",
+        excel=True,
     ),
     "houses": Kind(
         slug="houses",
@@ -78,6 +81,18 @@ KINDS: dict[str, Kind] = {
         filter_label=_("use"),
         filter_choices=HouseUse.choices,
         icon="🏠",
+        excel=True,
+    ),
+    "leases": Kind(
+        slug="leases",
+        model=Lease,
+        form=registry_forms.LeaseForm,
+        save=actions.do_save_lease,
+        columns=("tenant", "house", "start_date", "end_date"),
+        search=queries.search_leases,
+        filter_label=_("status"),
+        filter_choices=[("current", _("current"))],
+        icon="📄",
     ),
     "organisations": Kind(
         slug="organisations",
@@ -89,6 +104,7 @@ KINDS: dict[str, Kind] = {
         filter_label=_("kind"),
         filter_choices=OrganisationKind.choices,
         icon="🏪",
+        excel=True,
     ),
     "vehicles": Kind(
         slug="vehicles",

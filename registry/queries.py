@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from registry.models import House, Organisation, Person, Vehicle
+from registry.models import House, Lease, Organisation, Person, Vehicle
 from registry.validators import normalise
 
 
@@ -71,4 +71,14 @@ def search_vehicles(qs: QuerySet[Vehicle], q: str = "", tag: str = "") -> QueryS
         qs = qs.filter(Q(plate__contains=token) | Q(brand__icontains=q) | Q(owner__name__icontains=q))
     if tag:
         qs = qs.filter(plate_kind=tag)
+    return qs
+
+
+def search_leases(qs: QuerySet[Lease], q: str = "", tag: str = "") -> QuerySet[Lease]:
+    """Leases matching a tenant's name or the house's address; ``tag="current"`` keeps running ones."""
+    qs = qs.select_related("tenant", "house__address")
+    if q := q.strip():
+        qs = qs.filter(Q(tenant__name__icontains=q) | Q(house__address__full_name__icontains=q))
+    if tag == "current":
+        qs = qs.filter(end_date__isnull=True)
     return qs

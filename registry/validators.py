@@ -28,8 +28,8 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 # First two digits: the province-level division codes of GB/T 2260 (plus 71/81/82/83).
 PROVINCE_CODES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 "
-    "71 81 82 83".split()
+    """11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46
+    50 51 52 53 54 61 62 63 64 65 71 81 82 83""".split()
 )
 
 
@@ -53,9 +53,7 @@ def check_id_number(value: str, *, today: datetime.date | None = None) -> IdNumb
     """Validate an 18-character resident identity number and derive birth date and sex."""
     number = normalise(value)
     if not re.fullmatch(r"\d{17}[\dX]", number):
-        raise ValidationError(
-            _("An ID number has 18 characters: 17 digits and a final digit or X."), code="id_format"
-        )
+        raise ValidationError(_("An ID number has 18 characters: 17 digits and a final digit or X."), code="id_format")
     if number[:2] not in PROVINCE_CODES:
         raise ValidationError(_("The ID number does not start with a valid region code."), code="id_region")
     try:

@@ -96,9 +96,16 @@ class RecordDetailView(CompoundView):
         k = kind_or_404(kind)
         obj = get_object_or_404(k.model, pk=pk)
         fields = [(k.header(name), k.cell(obj, name)) for name in k.form._meta.fields]
+        related: list[tuple[Kind, list]] = []
         if isinstance(obj, Person):
             fields[2:2] = [(k.header("birth_date"), k.cell(obj, "birth_date")), (k.header("sex"), k.cell(obj, "sex"))]
-        return render(request, "registry/detail.html", {"kind": k, "obj": obj, "fields": fields})
+            related = [(KINDS["leases"], list(obj.leases.all())), (KINDS["vehicles"], list(obj.vehicles.all()))]
+        elif isinstance(obj, House):
+            related = [
+                (KINDS["persons"], list(obj.residents.filter(move_out_date__isnull=True))),
+                (KINDS["leases"], list(obj.leases.select_related("tenant"))),
+            ]
+        return render(request, "registry/detail.html", {"kind": k, "obj": obj, "fields": fields, "related": related})
 
 
 class RecordFormView(CompoundView):
@@ -209,9 +216,7 @@ class DoorPlatePrintView(CompoundView):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         address = get_object_or_404(Address, pk=pk)
-        nodes = Address.objects.filter(code__startswith=address.code).filter(
-            Q(pk=address.pk) | Q(level="room")
-        )
+        nodes = Address.objects.filter(code__startswith=address.code).filter(Q(pk=address.pk) | Q(level="room"))
         plates = [
             plate_svg(n, request.build_absolute_uri(self.url("address", pk=n.pk)), self.compound.name)
             for n in nodes.order_by("code")

@@ -79,7 +79,9 @@ class ImportView(CompoundView):
     def get(self, request: HttpRequest, form: ImportForm | None = None) -> HttpResponse:
         jobs = ImportJob.objects.defer("file")[:10]
         return render(
-            request, "registry/import.html", {"form": form or ImportForm(), "jobs": jobs, "kinds": dict(SheetKind.choices)}
+            request,
+            "registry/import.html",
+            {"form": form or ImportForm(), "jobs": jobs, "kinds": dict(SheetKind.choices)},
         )
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -107,5 +109,7 @@ class ImportStatusView(CompoundView):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = get_object_or_404(ImportJob.objects.defer("file"), pk=pk)
-        template = "registry/_import_status.html" if request.headers.get("HX-Request") else "registry/import_status.html"
+        template = (
+            "registry/_import_status.html" if request.headers.get("HX-Request") else "registry/import_status.html"
+        )
         return render(request, template, {"job": job, "title": _("Import")})

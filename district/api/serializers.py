@@ -17,4 +17,15 @@ class CompoundSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Compound
-        fields = ["id", "code", "name", "street", "street_name", "address", "latitude", "longitude", "plan", "population"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "street",
+            "street_name",
+            "address",
+            "latitude",
+            "longitude",
+            "plan",
+            "population",
+        ]

@@ -46,21 +46,25 @@ class Area(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        self.path = f"{self.parent.path}/{self.code}" if self.parent_id else self.code
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         expected_parent = PARENT_LEVEL.get(self.level)
         if expected_parent is None and self.parent_id:
             raise ValidationError({"parent": _("A city has no parent area.")})
         if expected_parent is not None and (self.parent is None or self.parent.level != expected_parent):
-            raise ValidationError({"parent": _("The parent of this area must be a %(level)s.") % {
-                "level": AreaLevel(expected_parent).label}})
+            raise ValidationError(
+                {
+                    "parent": _("The parent of this area must be a %(level)s.")
+                    % {"level": AreaLevel(expected_parent).label}
+                }
+            )
         if self.code and len(self.code) not in CODE_LENGTHS.get(self.level, ()):
             raise ValidationError({"code": _("This division code has the wrong length for its level.")})
         if self.parent is not None and self.code and not self.code.startswith(self.parent.code[:4]):
             raise ValidationError({"code": _("A division code must start with its parent's prefix.")})
-
-    def save(self, *args, **kwargs) -> None:
-        self.path = f"{self.parent.path}/{self.code}" if self.parent_id else self.code
-        super().save(*args, **kwargs)
 
     def descendants(self, include_self: bool = True) -> models.QuerySet[Area]:
         """Every area beneath this one (and this one unless told otherwise)."""

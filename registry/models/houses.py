@@ -63,7 +63,9 @@ class House(models.Model):
 class Lease(models.Model):
     """租赁 — a tenant's lease of a house, with its dates."""
 
-    house = models.ForeignKey("registry.House", verbose_name=_("house"), on_delete=models.CASCADE, related_name="leases")
+    house = models.ForeignKey(
+        "registry.House", verbose_name=_("house"), on_delete=models.CASCADE, related_name="leases"
+    )
     tenant = models.ForeignKey(
         "registry.Person", verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="leases"
     )

@@ -46,5 +46,3 @@ class ImportJob(models.Model):
     def percent(self) -> int:
         """Progress in percent."""
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
-
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -41,7 +43,6 @@ class Vehicle(models.Model):
 
     def clean(self) -> None:
         """Store the plate normalised (half-width, upper case) with its kind."""
-        try:
+        # A bad plate is reported by the field's own validator; don't report it twice.
+        with contextlib.suppress(ValidationError):
             self.plate, self.plate_kind = check_plate(self.plate)
-        except ValidationError:
-            pass  # the plate field's validator reports it

@@ -30,9 +30,7 @@ def test_create_person_derives_birth_date_and_sex(api, compound_a):
         assert Person.objects.get(pk=body["id"]).name == "李娜"
 
 
-@pytest.mark.parametrize(
-    ("lang", "expected"), [("zh-hans", "校验"), ("en", "check digit")]
-)
+@pytest.mark.parametrize(("lang", "expected"), [("zh-hans", "校验"), ("en", "check digit")])
 def test_bad_id_number_is_refused_in_the_users_language(api, compound_a, lang, expected):
     response = post(api, PERSONS, {"name": "李娜", "id_number": "110105194912310021"}, lang)
     assert response.status_code == 400

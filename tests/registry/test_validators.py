@@ -61,7 +61,9 @@ def test_known_valid_uscc():
     assert check_uscc(make_uscc(7)) == make_uscc(7)
 
 
-@pytest.mark.parametrize("value", ["91350100M000100Y44", "91350100M000100Y4", "9135010OM000100Y43", "91ABCDEFM000100Y43"])
+@pytest.mark.parametrize(
+    "value", ["91350100M000100Y44", "91350100M000100Y4", "9135010OM000100Y43", "91ABCDEFM000100Y43"]
+)
 def test_bad_uscc_is_refused(value):
     with pytest.raises(ValidationError):
         check_uscc(value)

@@ -133,3 +133,20 @@ def test_pages_switch_language(browser, in_a):
     en = browser.get(f"{BASE}/persons/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "实有人口" in zh or "人口" in zh
     assert "Persons" in en or "persons" in en
+
+
+def test_house_page_lists_residents_and_leases(browser, compound_a):
+    import datetime
+
+    from registry.models import Lease
+
+    with tenant_context(compound_a):
+        house = HouseFactory(address=AddressPathFactory("5", "1", "1", "101"))
+        tenant = PersonFactory(name="租客小王", house=house, relation="tenant")
+        actions.do_save_lease(Lease(house=house, tenant=tenant, start_date=datetime.date(2026, 1, 1)))
+        house.refresh_from_db()
+        assert house.use == "rented"
+    html = browser.get(f"{BASE}/houses/{house.pk}/").content.decode()
+    assert html.count("租客小王") >= 2  # as a resident and on the lease
+    leases = browser.get(f"{BASE}/leases/", {"tag": "current"}).content.decode()
+    assert "租客小王" in leases

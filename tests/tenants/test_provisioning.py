@@ -61,3 +61,14 @@ def test_registry_rows_are_invisible_from_another_compound(compound_a, compound_
     # The public schema has no registry table at all.
     with schema_context("public"):
         assert "registry_person" not in tables_of("public")
+
+
+def test_create_compound_command(street_a, capsys):
+    from django.core.management import CommandError, call_command
+
+    call_command("create_compound", street=street_a.code, name="命令小区", plan="enhanced")
+    compound = Compound.objects.get(name="命令小区")
+    assert compound.plan == "enhanced"
+    assert f"/c/{compound.code}/" in capsys.readouterr().out
+    with pytest.raises(CommandError):
+        call_command("create_compound", street="370102", name="不是街道")
