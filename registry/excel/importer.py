@@ -1,0 +1,315 @@
+"""Importing a filled-in template: read, validate every row, save the good ones, report the rest.
+
+Each row is saved in its own savepoint, so a bad row is reported and skipped without losing
+the rows around it. Errors name the Excel row number and the Chinese column header, with a
+message in the active language, so staff can fix the file and import it again (re-importing
+creates nothing twice: see ``records``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import DataError, IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.utils import tenant_context
+from openpyxl import load_workbook
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from registry.excel.cells import CellError, is_blank, parse_cell
+from registry.excel.columns import SheetSpec, spec_for
+from registry.excel.records import ImportSession, NaturalKey, Outcome, natural_key, save_row
+from registry.excel.templates import INSTRUCTIONS_TITLE
+from registry.models import ImportJob
+from tenants.models import Compound
+
+__all__ = [
+    "PROGRESS_EVERY",
+    "ImportRefusedError",
+    "ImportResult",
+    "SheetRow",
+    "import_workbook",
+    "read_rows",
+    "run_import",
+]
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 50  # rows between two progress reports (each one is an UPDATE of the job)
+
+Progress = Callable[[int, int], None]
+
+
+class ImportRefusedError(ValueError):
+    """The file as a whole cannot be imported (not an .xlsx, wrong headers, too many rows).
+
+    ``message`` is in the active language and fit to show to the uploader as it is.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One non-empty data row: its Excel row number and its raw cells by header."""
+
+    number: int
+    cells: dict[str, Any]
+
+
+@dataclass
+class ImportResult:
+    """What an import did. ``errors`` holds ``{"row", "column", "message"}`` dicts, in row order."""
+
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        """Rows not imported (a row may have several errors)."""
+        return len({error["row"] for error in self.errors})
+
+    def add_error(self, row: int, column: str, message: str) -> None:
+        """Report one problem of one row."""
+        self.errors.append({"row": row, "column": column, "message": str(message)})
+
+
+def _open(file_bytes: bytes) -> Workbook:
+    try:
+        return load_workbook(BytesIO(file_bytes), read_only=True, data_only=True)
+    except Exception:
+        # openpyxl fails in many ways on foreign files (zip, XML, key and value errors);
+        # all mean the same to the uploader.
+        raise ImportRefusedError(_not_xlsx_message())
+
+
+def _not_xlsx_message() -> str:
+    return _("The file is not an Excel workbook (.xlsx). Fill in the downloaded template and upload it as .xlsx.")
+
+
+def _data_sheet(workbook: Workbook, spec: SheetSpec) -> Worksheet:
+    """The sheet named like the template's, else the first one that is not the 说明 sheet."""
+    if spec.title in workbook.sheetnames:
+        return workbook[spec.title]
+    for name in workbook.sheetnames:
+        if name != INSTRUCTIONS_TITLE:
+            return workbook[name]
+    raise ImportRefusedError(_("The workbook has no data sheet."))
+
+
+def _header_positions(spec: SheetSpec, header_row: tuple[Any, ...] | None) -> dict[str, int]:
+    """Each expected header's column index; refuses the file if any is missing."""
+    found: dict[str, int] = {}
+    for index, cell in enumerate(header_row or ()):
+        if isinstance(cell, str):
+            # Tolerate the "*" some people add to mark a required column.
+            found.setdefault(cell.strip().strip("*＊").strip(), index)
+    missing = [header for header in spec.headers if header not in found]
+    if len(missing) == len(spec.headers):
+        raise ImportRefusedError(
+            _("The first row of the sheet holds none of the expected headers (%(headers)s): use the template.")
+            % {"headers": "、".join(spec.headers)}
+        )
+    if missing:
+        raise ImportRefusedError(
+            _("Column headers missing from the first row: %(headers)s. Use the template and keep its first row.")
+            % {"headers": "、".join(missing)}
+        )
+    return {header: found[header] for header in spec.headers}
+
+
+def read_rows(kind: str, file_bytes: bytes) -> list[SheetRow]:
+    """The non-empty data rows of a workbook of ``kind``; raises :class:`ImportRefusedError`.
+
+    Refuses a file that is not an .xlsx, whose first row lacks a template header, or with
+    more than ``settings.REGISTRY_IMPORT_MAX_ROWS`` rows. Columns not in the template are ignored.
+    """
+    try:
+        spec = spec_for(kind)
+    except ValueError:
+        raise ImportRefusedError(_("Unknown kind of import: %(kind)s.") % {"kind": kind})
+    max_rows = settings.REGISTRY_IMPORT_MAX_ROWS
+    workbook = _open(file_bytes)
+    try:
+        sheet = _data_sheet(workbook, spec)
+        lines = sheet.iter_rows(values_only=True)
+        positions = _header_positions(spec, next(lines, None))
+        rows: list[SheetRow] = []
+        for number, line in enumerate(lines, start=2):
+            cells = {header: line[index] if index < len(line) else None for header, index in positions.items()}
+            if all(is_blank(value) for value in cells.values()):
+                continue
+            if len(rows) == max_rows:
+                raise ImportRefusedError(
+                    _("The file has more than %(max)d rows: split it into several files.") % {"max": max_rows}
+                )
+            rows.append(SheetRow(number, cells))
+        return rows
+    except ImportRefusedError:
+        raise
+    except Exception:
+        # A sheet is read lazily: a damaged file may only fail here.
+        raise ImportRefusedError(_not_xlsx_message())
+    finally:
+        workbook.close()
+
+
+def _parse(spec: SheetSpec, row: SheetRow, result: ImportResult) -> dict[str, Any] | None:
+    """The row's model values, or ``None`` after reporting its unreadable cells."""
+    values: dict[str, Any] = {}
+    ok = True
+    for column in spec.columns:
+        raw = row.cells[column.header]
+        if column.required and is_blank(raw):
+            result.add_error(row.number, column.header, _("This column is required."))
+            ok = False
+            continue
+        try:
+            values[column.field] = parse_cell(column, raw)
+        except CellError as exc:
+            result.add_error(row.number, column.header, exc.message)
+            ok = False
+    return values if ok else None
+
+
+def _report_validation_error(spec: SheetSpec, row: int, exc: ValidationError, result: ImportResult) -> None:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    for field_name, messages in errors.items():
+        header = spec.key_header if field_name == NON_FIELD_ERRORS else spec.header_for_field(field_name)
+        for message in messages:
+            result.add_error(row, header, message)
+
+
+def _import_row(
+    spec: SheetSpec, row: SheetRow, session: ImportSession, seen: dict[Any, int], result: ImportResult
+) -> None:
+    """Parse, check and save one row in its own savepoint, counting it or reporting its errors."""
+    values = _parse(spec, row, result)
+    if values is None:
+        return
+    key: NaturalKey = natural_key(spec, values)
+    if key.value in seen:
+        result.add_error(
+            row.number,
+            key.header,
+            _("Same record as row %(row)d of this file; fill it in once.") % {"row": seen[key.value]},
+        )
+        return
+    session.discard()  # whatever a failed row before this one found was rolled back with it
+    try:
+        with transaction.atomic():
+            outcome = save_row(spec, values, session)
+    except ValidationError as exc:
+        _report_validation_error(spec, row.number, exc, result)
+        return
+    except (IntegrityError, DataError):
+        # Validation passed but the database refused (e.g. the same record saved meanwhile).
+        logger.warning("Excel import row %s refused by the database", row.number, exc_info=True)
+        result.add_error(row.number, spec.key_header, _("The database refused this row; please import it again."))
+        return
+    session.keep()
+    seen[key.value] = row.number
+    if outcome == Outcome.CREATED:
+        result.created += 1
+    elif outcome == Outcome.UPDATED:
+        result.updated += 1
+    else:
+        result.unchanged += 1
+
+
+def import_workbook(
+    kind: str,
+    file_bytes: bytes,
+    compound: Compound,
+    progress: Progress | None = None,
+    *,
+    acting_user: AbstractBaseUser | AnonymousUser | None = None,
+) -> ImportResult:
+    """Import a workbook of ``kind`` into ``compound``'s schema; raises :class:`ImportRefusedError`.
+
+    ``acting_user`` is the uploader, whose rights the actions apply (only police roles may
+    set or clear 重点人员); ``None`` is a system import. ``progress(processed, total)`` is
+    called before the first row, every :data:`PROGRESS_EVERY` rows and after the last.
+    Run it outside a long transaction of your own if others should see rows as they are saved.
+    """
+    rows = read_rows(kind, file_bytes)  # refuses an unknown kind too
+    spec = spec_for(kind)
+    result = ImportResult(total=len(rows))
+    session = ImportSession(compound, acting_user)
+    seen: dict[Any, int] = {}
+    if progress:
+        progress(0, result.total)
+    with tenant_context(compound):
+        for done, row in enumerate(rows, start=1):
+            _import_row(spec, row, session, seen, result)
+            if progress and (done % PROGRESS_EVERY == 0 or done == result.total):
+                progress(done, result.total)
+    return result
+
+
+def _uploader(job: ImportJob) -> AbstractBaseUser | AnonymousUser | None:
+    """The user who uploaded ``job``; an anonymous one (no rights) if that user is gone."""
+    if job.created_by_id is None:
+        return None
+    return get_user_model().objects.filter(pk=job.created_by_id).first() or AnonymousUser()
+
+
+def run_import(job: ImportJob, compound: Compound) -> ImportJob:
+    """Run the import of ``job`` in ``compound``, recording progress, counts and errors on the job.
+
+    The rows are saved with the rights of the job's uploader (``created_by_id``).
+
+    Never raises for a bad file: the job ends ``failed`` with its reason in ``message``.
+    An unexpected error is logged and also ends the job ``failed``, so it never stays "running".
+    """
+    with tenant_context(compound):
+        job.status, job.processed_rows = ImportJob.Status.RUNNING, 0
+        job.save(update_fields=["status", "processed_rows"])
+
+        def report(processed: int, total: int) -> None:
+            job.processed_rows, job.total_rows = processed, total
+            job.save(update_fields=["processed_rows", "total_rows"])
+
+        try:
+            result = import_workbook(job.kind, bytes(job.file), compound, progress=report, acting_user=_uploader(job))
+        except ImportRefusedError as exc:
+            job.status, job.message = ImportJob.Status.FAILED, exc.message
+        except Exception:
+            logger.exception("Excel import job %s failed", job.pk)
+            job.status = ImportJob.Status.FAILED
+            job.message = _("The import stopped on an unexpected error. Rows saved before it are kept.")
+        else:
+            job.status = ImportJob.Status.DONE
+            job.created_count, job.updated_count, job.unchanged_count = result.created, result.updated, result.unchanged
+            job.errors = result.errors
+            # The counts and errors are on the job; ``message`` is kept for why a job failed.
+            job.message = ""
+        job.finished_at = timezone.now()
+        job.save(
+            update_fields=[
+                "status",
+                "message",
+                "created_count",
+                "updated_count",
+                "unchanged_count",
+                "errors",
+                "finished_at",
+            ]
+        )
+    return job
