@@ -47,7 +47,8 @@ system-deps:
 	fi
 
 messages: install
-	$(PY) manage.py compilemessages --ignore=.venv -v0
+	# compilemessages needs no database; a placeholder URL keeps it from starting the embedded one.
+	DATABASE_URL=$${DATABASE_URL:-postgres://localhost/unused} $(PY) manage.py compilemessages --ignore=.venv -v0
 
 migrate: install
 	$(PY) manage.py migrate_all
