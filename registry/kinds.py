@@ -29,7 +29,6 @@ class Kind:
     search: Callable[[QuerySet, str, str], QuerySet]
     filter_label: Any
     filter_choices: Any
-    icon: str
     excel: bool = False  # has an Excel template, import and export
 
     @property
@@ -68,7 +67,6 @@ KINDS: dict[str, Kind] = {
         search=queries.search_persons,
         filter_label=_("tags"),
         filter_choices=PersonTag.choices,
-        icon="👤",
         excel=True,
     ),
     "houses": Kind(
@@ -80,7 +78,6 @@ KINDS: dict[str, Kind] = {
         search=queries.search_houses,
         filter_label=_("use"),
         filter_choices=HouseUse.choices,
-        icon="🏠",
         excel=True,
     ),
     "leases": Kind(
@@ -92,7 +89,6 @@ KINDS: dict[str, Kind] = {
         search=queries.search_leases,
         filter_label=_("status"),
         filter_choices=[("current", _("current"))],
-        icon="📄",
     ),
     "organisations": Kind(
         slug="organisations",
@@ -103,7 +99,6 @@ KINDS: dict[str, Kind] = {
         search=queries.search_organisations,
         filter_label=_("kind"),
         filter_choices=OrganisationKind.choices,
-        icon="🏪",
         excel=True,
     ),
     "vehicles": Kind(
@@ -115,6 +110,5 @@ KINDS: dict[str, Kind] = {
         search=queries.search_vehicles,
         filter_label=_("plate kind"),
         filter_choices=PlateKind.choices,
-        icon="🚗",
     ),
 }

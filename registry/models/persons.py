@@ -28,7 +28,7 @@ class Person(models.Model):
     sex are derived from the number (GB 11643), never typed in separately.
     """
 
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(_("full name"), max_length=64)
     id_type = models.CharField(_("ID type"), max_length=16, choices=IdType.choices, default=IdType.RESIDENT_ID)
     id_number = models.CharField(_("ID number"), max_length=32)
     nationality = models.CharField(_("nationality"), max_length=3, default="CHN", help_text=_("ISO 3166 alpha-3"))
