@@ -64,10 +64,9 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 TENANT_MODEL = "tenants.Compound"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
-# New compounds are cloned from a migrated template schema instead of running every
-# migration again (DESIGN.md §2; measured in bench/provision.py).
-TENANT_BASE_SCHEMA = "compound_template"
-TENANT_CREATION_FAKES_MIGRATIONS = True
+# The reference compound schema, migrated by `migrate_all`; new compounds are provisioned by
+# replaying the tenant DDL (tenants/provisioning.py; measured in bench/provision.py).
+COMPOUND_TEMPLATE_SCHEMA = "compound_template"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [

@@ -12,7 +12,7 @@ from district.choices import AreaLevel
 from district.models import Area
 from tenants.choices import PlanTier
 from tenants.models import Compound, Domain, schema_name_for
-from tenants.provisioning import clone_template_into
+from tenants.provisioning import provision_schema
 
 
 def next_compound_code(street: Area) -> str:
@@ -35,7 +35,7 @@ def do_create_compound(
     population: int = 0,
     code: str | None = None,
 ) -> Compound:
-    """Register a compound under a street and provision its schema (cloned from the template).
+    """Register a compound under a street and provision its schema (see tenants.provisioning).
 
     Schema creation is DDL inside the same transaction: if anything fails, neither the row
     nor the schema remains.
@@ -57,7 +57,7 @@ def do_create_compound(
     compound.full_clean()
     compound.save()
     Domain.objects.create(domain=code, tenant=compound, is_primary=True)
-    clone_template_into(compound.schema_name)
+    provision_schema(compound.schema_name)
     return compound
 
 

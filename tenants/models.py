@@ -59,12 +59,10 @@ class Compound(TenantMixin):
     population = models.PositiveIntegerField(_("population"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Schemas are cloned from the migrated template (settings.TENANT_BASE_SCHEMA) by
-    # tenants.actions.do_create_compound, never as a side effect of a bare save().
+    # Schemas are provisioned by tenants.actions.do_create_compound (tenants.provisioning),
+    # never as a side effect of a bare save().
     auto_create_schema = False
     auto_drop_schema = True
-    # Structure and the django_migrations rows, nothing else: the template holds no data.
-    clone_mode = "DATA"
 
     class Meta:
         verbose_name = _("compound")

@@ -1,4 +1,4 @@
-"""Compound provisioning: one action creates the row, the route and the cloned schema."""
+"""Compound provisioning: one action creates the row, the route and the schema."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -18,7 +18,27 @@ def tables_of(schema: str) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def test_create_compound_clones_the_template_schema(street_a):
+def structure_of(schema: str) -> dict[str, set]:
+    """Columns, constraints and indexes of a schema, with the schema's own name taken out."""
+    queries = {
+        "columns": "SELECT table_name, column_name, data_type, is_nullable, is_identity, character_maximum_length "
+        "FROM information_schema.columns WHERE table_schema = %s",
+        "constraints": "SELECT conrelid::regclass::text, contype, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = %s",
+        "indexes": "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = %s",
+    }
+    found = {}
+    with connection.cursor() as cursor:
+        for key, sql in queries.items():
+            cursor.execute(sql, [schema])
+            found[key] = {
+                tuple(str(v).replace(f'"{schema}".', "").replace(f"{schema}.", "") for v in row)
+                for row in cursor.fetchall()
+            }
+    return found
+
+
+def test_create_compound_provisions_a_schema_like_the_migrated_template(street_a):
     compound = do_create_compound(street=street_a, name="新建小区", address="解放路1号", plan="enhanced")
     assert compound.code.startswith(street_a.code) and len(compound.code) == 12
     assert compound.schema_name == f"c{compound.code}"
@@ -26,12 +46,19 @@ def test_create_compound_clones_the_template_schema(street_a):
     template = tables_of("compound_template")
     assert "registry_person" in template
     assert tables_of(compound.schema_name) == template
-    # The migration records came along: nothing is pending for the new schema.
+    # Replayed DDL gives exactly what running the migrations gave the template.
+    provisioned, reference = structure_of(compound.schema_name), structure_of("compound_template")
+    for key in ("columns", "constraints", "indexes"):
+        assert provisioned[key] == reference[key], key
+    # The migration records say the same: nothing is pending for the new schema.
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{compound.schema_name}".django_migrations')
-        cloned = cursor.fetchone()[0]
-        cursor.execute('SELECT count(*) FROM "compound_template".django_migrations')
-        assert cloned == cursor.fetchone()[0] > 0
+        cursor.execute(f'SELECT app, name FROM "{compound.schema_name}".django_migrations')
+        recorded = set(cursor.fetchall())
+        cursor.execute('SELECT app, name FROM "compound_template".django_migrations')
+        assert recorded == set(cursor.fetchall())
+    from district.management.commands.migrate_all import schemas_with_pending
+
+    assert schemas_with_pending([compound.schema_name]) == []
     # And the new schema works: a person can be saved there.
     with tenant_context(compound):
         PersonFactory()
