@@ -40,11 +40,13 @@ def do_create_address(compound: Compound, *, parent: Address | None, number: str
     level = AddressLevel.BUILDING if parent is None else CHILD_LEVEL[parent.level]
     if level is None:
         raise ValidationError({"parent": _("A room has no addresses beneath it.")})
-    siblings = (
-        Address.objects.select_for_update().filter(parent=parent)
-        if parent
-        else Address.objects.filter(parent__isnull=True)
-    )
+    # Serialise concurrent additions under one parent: two must not take the same sequence.
+    # (SELECT … FOR UPDATE cannot lock an aggregate, and there is no row to lock for buildings.)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [compound.schema_name, parent.pk if parent else 0]
+        )
+    siblings = Address.objects.filter(parent=parent) if parent else Address.objects.filter(parent__isnull=True)
     seq = (siblings.aggregate(m=Max("seq"))["m"] or 0) + 1
     prefix = parent.code if parent else compound.code
     address = Address(level=level, parent=parent, number=str(number).strip(), seq=seq)

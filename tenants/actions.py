@@ -62,6 +62,15 @@ def do_create_compound(
 
 
 @transaction.atomic
+def do_set_compound_population(compound: Compound, population: int) -> Compound:
+    """Record a compound's population (the safety index weights roll-ups by it)."""
+    compound.population = population
+    compound.full_clean()
+    compound.save(update_fields=["population"])
+    return compound
+
+
+@transaction.atomic
 def do_delete_compound(compound: Compound) -> None:
     """Remove a compound and drop its schema with everything in it."""
     compound.delete(force_drop=True)
