@@ -25,6 +25,14 @@ class BootstrapMixin:
             css = "form-select" if isinstance(widget, forms.Select) else "form-control"
             widget.attrs.setdefault("class", css)
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Mark invalid inputs so the error is visible at the field, not only below it.
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
 
 class HouseChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: House) -> str:
