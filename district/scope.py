@@ -65,20 +65,8 @@ def covers_compound(user: User, compound: Compound) -> bool:
     return compounds_in_scope(user).filter(pk=compound.pk).exists()
 
 
-POLICE_ROLES = frozenset({"city_bureau", "district_branch", "beat_officer"})
-
-
 def is_police_for(user: User, compound: Compound) -> bool:
-    """Does the user hold a police role (市局, 分局, 社区民警) covering this compound?"""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    for ra in _assignments(user):
-        if ra.role not in POLICE_ROLES:
-            continue
-        if ra.compound_id == compound.pk:
-            return True
-        if ra.area_id and (compound.street.path == ra.area.path or compound.street.path.startswith(f"{ra.area.path}/")):
-            return True
-    return False
+    """May the user set police-only tags (重点人员) in this compound? (市局, 分局, 社区民警)"""
+    from district.permissions import SET_KEY_PERSON, has_capability
+
+    return has_capability(user, SET_KEY_PERSON, compound)

@@ -51,6 +51,9 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    # Also a tenant app (below): its tables exist in public too, so a permission check made
+    # while the connection is on public finds an empty table instead of failing.
+    "guardian",
 ]
 TENANT_APPS = [
     # Keep this list short: every table here is multiplied by the number of compounds.
@@ -58,6 +61,9 @@ TENANT_APPS = [
     "registry",
     "access",
     "mediation",
+    # Per-object grants live in the compound's schema: a grant on record #5 of compound A
+    # can never apply to record #5 of compound B (DESIGN.md §2).
+    "guardian",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -101,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "tenants.context_processors.compound",
+                "district.context_processors.permissions",
             ],
         },
     },
@@ -128,7 +135,12 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+# No shared anonymous user row: anonymous users never hold object permissions here.
+GUARDIAN_CREATE_ANONYMOUS_USER = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

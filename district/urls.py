@@ -22,6 +22,8 @@ urlpatterns = [
     path("healthz", login_not_required(api_views.healthz), name="healthz"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
     path("api/docs/", login_not_required(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="api-docs"),
+    path("", include("district.audit_urls")),
+    path("", include("district.role_urls")),
     path("api/", include(router.urls)),
     path("c/<str:compound>/api/registry/", include("registry.api.urls")),
     path("c/<str:compound>/", include("registry.urls")),

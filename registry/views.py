@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, ProtectedError, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,7 +17,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
+from rest_framework.permissions import SAFE_METHODS
 
+from district.permissions import CHANGE_REGISTRY, VIEW_REGISTRY, can_change_object, has_capability
 from district.scope import is_police_for
 from registry import actions
 from registry.doorplates import plate_png, plate_svg
@@ -39,7 +41,15 @@ class CompoundView(View):
             raise Http404
         self.compound = request.tenant
         kwargs.pop("compound", None)
+        # Scope was checked by the middleware (404); here the role's capability (403).
+        if not self.allowed(request, **kwargs):
+            raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
+
+    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
+        """Reading needs ``registry.view``, writing ``registry.change``; views may widen this."""
+        needed = VIEW_REGISTRY if request.method in SAFE_METHODS else CHANGE_REGISTRY
+        return has_capability(request.user, needed, self.compound)
 
     def url(self, name: str, **kwargs: Any) -> str:
         return reverse(f"registry:{name}", kwargs={"compound": self.compound.code, **kwargs})
@@ -110,6 +120,14 @@ class RecordDetailView(CompoundView):
 
 class RecordFormView(CompoundView):
     """Create (no ``pk``) or edit a record; field-level errors come from the model's validation."""
+
+    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
+        # The form itself is only for those who may save it: the role's capability, or a
+        # per-object grant on the record being edited.
+        if "pk" not in kwargs:
+            return has_capability(request.user, CHANGE_REGISTRY, self.compound)
+        model = kind_or_404(kwargs["kind"]).model
+        return can_change_object(request.user, self.compound, get_object_or_404(model, pk=kwargs["pk"]))
 
     def _form(self, request: HttpRequest, k: Kind, obj: Any, data: Any = None) -> Any:
         extra = {"can_set_police_tags": is_police_for(request.user, self.compound)} if k.slug == "persons" else {}

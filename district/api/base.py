@@ -15,7 +15,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import Http404
 from rest_framework import serializers, viewsets
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
+
+from district.permissions import CHANGE_REGISTRY, VIEW_REGISTRY, can_change_object, has_capability
 
 
 def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -52,15 +55,39 @@ class ModelCleanSerializer(serializers.ModelSerializer):
         return self._apply(self.instance or self.Meta.model(), dict(self.validated_data))
 
 
+class RegistryPermission(BasePermission):
+    """Capabilities of the user's roles at this compound (403 when in scope but not allowed).
+
+    Reading needs ``registry.view``; creating ``registry.change``; changing or deleting one
+    record needs ``registry.change`` or a per-object guardian grant on that record.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        compound = getattr(request._request, "tenant", None)
+        if compound is None:
+            return False
+        if request.method in SAFE_METHODS or view.action not in ("create",):
+            return has_capability(request.user, VIEW_REGISTRY, compound)
+        return has_capability(request.user, CHANGE_REGISTRY, compound)
+
+    def has_object_permission(self, request: Request, view: Any, obj: models.Model) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return can_change_object(request.user, request._request.tenant, obj)
+
+
 class CompoundViewSet(viewsets.ModelViewSet):
     """Base of every compound-schema endpoint; writes go through ``save_action`` (a ``do_save_*``)."""
 
     save_action: Any = None
+    permission_classes = [IsAuthenticated, RegistryPermission]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # authentication and permissions first (401/403)
-        if getattr(request._request, "tenant", None) is None:
-            raise Http404
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        self.perform_authentication(request)
+        if request.user.is_authenticated and getattr(request._request, "tenant", None) is None:
+            raise Http404  # unreachable through the middleware; never run without a schema
+        super().initial(request, *args, **kwargs)
 
     def _save(self, serializer: ModelCleanSerializer) -> None:
         try:
