@@ -1,9 +1,16 @@
-"""Audit log pages and API (city bureau)."""
+"""Audit log page and API (city bureau). Included before the generic ``api/`` router."""
 
-from django.urls import path
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from district import views_audit
+from district.api import audit as audit_api
+
+# SimpleRouter: no API root view, which would claim this include's empty prefix ("/").
+router = SimpleRouter()
+router.register("api/audit", audit_api.AuditEntryViewSet, basename="audit-entry")
 
 urlpatterns = [
     path("audit/", views_audit.AuditLogView.as_view(), name="audit-log"),
+    path("", include(router.urls)),
 ]

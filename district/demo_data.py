@@ -28,7 +28,7 @@ from registry.validators import (
 DEMO_SEED = 20261122
 # "Today" inside the demo, so move-in dates and ages do not drift with the wall clock.
 REFERENCE_DATE = datetime.date(2026, 11, 1)
-DEMO_PASSWORD = "demo12345"
+DEMO_PASSWORD = "jinan-demo-2026"
 
 
 # --- Places -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ without it), ``SECRET_KEY``, ``DEBUG``, ``ALLOWED_HOSTS``.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -51,6 +52,8 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    # Failed-login records live in public, beside the users they lock out (issue #3).
+    "axes",
     # Also a tenant app (below): its tables exist in public too, so a permission check made
     # while the connection is on public finds an empty table instead of failing.
     "guardian",
@@ -80,6 +83,8 @@ TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # High up, so every response (redirects, 404s from the compound middleware) carries the policy.
+    "district.login_security.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -92,6 +97,8 @@ MIDDLEWARE = [
     # user's role scope covers it (DESIGN.md §3).
     "tenants.middleware.CompoundMiddleware",
     "district.middleware.LoginRequiredMiddleware",
+    # Last: it turns the lockout flag the backend sets during authenticate() into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "district.urls"
@@ -136,6 +143,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out client before any backend checks the password (issue #3).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -143,7 +152,7 @@ AUTHENTICATION_BACKENDS = [
 GUARDIAN_CREATE_ANONYMOUS_USER = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -169,13 +178,6 @@ MEDIA_ROOT = BASE_DIR / "media"
 MEDIA_URL = "/media/"
 # Serve STATICFILES_DIRS straight from the finders, so `make run` needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
-
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Excel uploads of a few thousand rows are fine; reject anything absurd early.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -206,5 +208,61 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+}
+
+# --- Login security and browser hardening (issue #3) ---
+# django-axes: 5 wrong passwords for one username from one IP lock that pair out for 30 minutes.
+# Keying on the pair (not the username alone) stops a stranger from locking an officer out from
+# elsewhere; keying on the pair (not the IP alone) keeps one station's shared NAT address usable.
+# Behind a reverse proxy set AXES_IPWARE_PROXY_COUNT, or every client shares the proxy's address.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A successful login clears the count, so a user's typos before it never add up to a lockout later.
+AXES_RESET_ON_SUCCESS = True
+# Each attempt during a lockout restarts the 30 minutes, so "try again in 30 minutes" stays true
+# and guessing on through the lockout gains nothing.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+# Renders AXES_LOCKOUT_TEMPLATE with the cool-off in minutes and the time it ends, which the
+# stock response (an ISO 8601 duration) cannot show in the user's language.
+AXES_LOCKOUT_CALLABLE = "district.login_security.lockout_response"
+
+# Sessions last one work shift and end with the browser: terminals in stations are shared.
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# JavaScript never needs the CSRF cookie: htmx (static/js/app.js) and Swagger UI take the token
+# from the page, so the cookie is hidden from scripts an attacker might inject.
+CSRF_COOKIE_HTTPONLY = True
+# Off by default because `make run` serves plain http on 127.0.0.1; production sets HTTPS=1.
+# Behind a TLS-terminating proxy run daphne with --proxy-headers, so request.is_secure() is true
+# and SECURE_SSL_REDIRECT does not loop.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = HTTPS
+# One year; subdomains are left out because other services of the bureau may still run on http.
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60 if HTTPS else 0
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# django-csp 4: nothing inline, nothing from other origins. Swagger UI's page adds the hash of
+# its one inline <style> block, on that page only (district/login_security.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Door plates and QR codes are SVG/PNG from our own URLs; Bootstrap's icons are data: URIs.
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from registry.choices import POLICE_ONLY_TAGS, PersonTag
+from registry.masking import is_masked_copy, mask_value, pii_fields
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -34,12 +35,45 @@ class BootstrapMixin:
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
 
 
+class MaskedPiiMixin:
+    """Edit forms for users without ``pii.view``: recorded ID numbers and phones stay masked.
+
+    The input shows the masked value (``3701**********123X``), never the real one, not even
+    in the page's HTML. Sending it back unchanged keeps the recorded value; typing a new
+    number replaces it. Without this, saving any other field would either fail (a masked
+    number is invalid) or, worse, tempt a form to store the mask.
+    """
+
+    def __init__(self, *args: Any, mask_pii: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._masked_pii: dict[str, tuple[str, str]] = {}  # field → (kind, recorded value)
+        if not mask_pii or self.instance.pk is None:
+            return
+        for name, kind in pii_fields(self._meta.model).items():
+            recorded = getattr(self.instance, name)
+            if name not in self.fields or not recorded:
+                continue
+            self._masked_pii[name] = (kind, recorded)
+            self.initial[name] = mask_value(kind, recorded)
+            self.fields[name].help_text = _(
+                "Shown masked. Leave it as it is to keep the recorded value, or type a new one to replace it."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Before the model's validation (_post_clean) sees it: the mask means "unchanged".
+        for name, (kind, recorded) in self._masked_pii.items():
+            if is_masked_copy(kind, cleaned.get(name), recorded):
+                cleaned[name] = recorded
+        return cleaned
+
+
 class HouseChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: House) -> str:
         return obj.address.full_name
 
 
-class PersonForm(BootstrapMixin, forms.ModelForm):
+class PersonForm(MaskedPiiMixin, BootstrapMixin, forms.ModelForm):
     """实有人口 form; the key-person tag is offered only to police roles."""
 
     tags = forms.MultipleChoiceField(
@@ -78,7 +112,7 @@ class PersonForm(BootstrapMixin, forms.ModelForm):
         return sorted(set(self.cleaned_data["tags"]) | set(self._hidden_police_tags))
 
 
-class HouseForm(BootstrapMixin, forms.ModelForm):
+class HouseForm(MaskedPiiMixin, BootstrapMixin, forms.ModelForm):
     """实有房屋 form."""
 
     class Meta:
@@ -103,7 +137,7 @@ class LeaseForm(BootstrapMixin, forms.ModelForm):
         widgets = {"start_date": DATE, "end_date": DATE}
 
 
-class OrganisationForm(BootstrapMixin, forms.ModelForm):
+class OrganisationForm(MaskedPiiMixin, BootstrapMixin, forms.ModelForm):
     """实有单位 form."""
 
     class Meta:
@@ -152,3 +186,22 @@ class ImportForm(BootstrapMixin, forms.Form):
         if not upload.name.lower().endswith(".xlsx"):
             raise forms.ValidationError(_("Please upload an .xlsx file made from the template."))
         return upload
+
+
+class ExportForm(forms.Form):
+    """Why records are exported: required, and kept in the audit log with the export.
+
+    ``q`` and ``tag`` narrow the export like the list page's search.
+    """
+
+    reason = forms.CharField(
+        label=_("Reason for the export"),
+        min_length=4,
+        max_length=500,
+        error_messages={
+            "required": _("Please give the reason for this export (at least 4 characters)."),
+            "min_length": _("Please give the reason for this export (at least 4 characters)."),
+        },
+    )
+    q = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    tag = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from registry import actions, queries
 from registry import forms as registry_forms
 from registry.choices import HouseUse, OrganisationKind, PersonTag, PlateKind
+from registry.masking import mask_value, pii_fields
 from registry.models import House, Lease, Organisation, Person, Vehicle
 
 
@@ -39,8 +40,15 @@ class Kind:
     def singular(self) -> str:
         return str(self.model._meta.verbose_name)
 
-    def cell(self, obj: models.Model, name: str) -> str:
-        """The display text of one column of one row."""
+    @property
+    def pii(self) -> dict[str, str]:
+        """This kind's personal-identifier fields: ``{"id_number": "id", "phone": "phone"}``."""
+        return pii_fields(self.model)
+
+    def cell(self, obj: models.Model, name: str, *, masked: bool = False) -> str:
+        """The display text of one column of one row; ``masked`` hides ID numbers and phones."""
+        if masked and name in self.pii:
+            return mask_value(self.pii[name], getattr(obj, name))
         display = getattr(obj, f"get_{name}_display", None)
         if display is not None:
             return str(display())

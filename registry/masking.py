@@ -3,12 +3,31 @@
 A masked value keeps enough characters for a person to recognise "their" record
 (``3701**********123X``, ``138****5678``) but never enough to use it, and it can never be
 imported back: a masked ID number or phone fails its checks, so a masked export cannot
-overwrite the real values.
+overwrite the real values. Who sees values unmasked is the ``pii.view`` capability
+(``district.permissions``); which fields are personal identifiers is :data:`PII_FIELDS`.
 """
 
 from __future__ import annotations
 
-__all__ = ["mask_id_number", "mask_phone"]
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from registry.validators import LANDLINE, MOBILE, check_id_number, normalise
+
+__all__ = [
+    "PII_FIELDS",
+    "full_id_number",
+    "is_masked_copy",
+    "mask_birth_date",
+    "mask_id_number",
+    "mask_phone",
+    "mask_value",
+    "pii_fields",
+]
 
 MASK = "*"
 
@@ -23,28 +42,109 @@ def _keep_ends(value: str, head: int, tail: int) -> str:
 
 
 def mask_id_number(value: str | None) -> str:
-    """An identity-document number with only its first 4 and last 4 characters shown.
+    """An identity-document number with at most its ends shown, whatever the document.
 
-    ``370102198005170013`` → ``3701**********0013``. Shorter documents (passports, permits)
-    of 8 characters or fewer keep only their first and last character.
+    - 15 characters or more (resident ID cards, old 15-digit cards, the 18-character foreign
+      permanent-resident card): first 4 and last 4, ``370102198005170013`` → ``3701**********0013``.
+    - 9 to 14 (passports ``E12345678``, HK/Macao permits ``H1234567801``): first 2 and last 2,
+      so that most of the number stays hidden (first 4 and last 4 of a passport number would
+      show 8 of its 9 characters).
+    - 8 or fewer (Taiwan permits, short numbers): first and last character only.
     """
     value = (value or "").strip()
     if not value:
         return ""
-    if len(value) > 8:
+    if len(value) >= 15:
         return _keep_ends(value, 4, 4)
+    if len(value) > 8:
+        return _keep_ends(value, 2, 2)
     return _keep_ends(value, 1, 1)
 
 
-def mask_phone(value: str | None) -> str:
-    """A phone number with its first 3 and last 4 digits shown: ``13812345678`` → ``138****5678``.
+def _landline_area_code_length(value: str) -> int:
+    # 010 and 020–029 are the 3-digit area codes (Beijing, Guangzhou, Shanghai, Tianjin, …);
+    # every other area code has 4 digits (0531 Jinan).
+    return 3 if value[1] in "12" else 4
 
-    Landlines keep the same ends (``053188886666`` → ``053*****6666``); numbers of 7
-    characters or fewer keep only their last 2.
+
+def mask_phone(value: str | None) -> str:
+    """A phone number with only the ends that identify nobody shown.
+
+    - Mobiles: first 3 and last 4, ``13812345678`` → ``138****5678``.
+    - Landlines with an area code: the area code and the last half of the local number,
+      ``053188886666`` → ``0531****6666``, ``01062345678`` → ``010****5678``; a 7-digit local
+      number keeps its last 3, so 4 digits are always hidden.
+    - Anything else (a value recorded before validation): first 3 and last 4 when longer than
+      7 characters, otherwise only the last 2.
     """
     value = (value or "").strip()
     if not value:
         return ""
+    if MOBILE.fullmatch(value):
+        return _keep_ends(value, 3, 4)
+    if LANDLINE.fullmatch(value):
+        area = _landline_area_code_length(value)
+        local = len(value) - area
+        return _keep_ends(value, area, local // 2)
     if len(value) > 7:
         return _keep_ends(value, 3, 4)
     return _keep_ends(value, 0, 2)
+
+
+def mask_birth_date(value: datetime.date | str | None) -> str:
+    """A birth date with only its year shown: ``1980-05-17`` → ``1980-**-**``.
+
+    The birth date is digits 7–14 of a resident ID number: shown beside a masked number
+    (first 4 and last 4) it would give away 16 of its 18 characters.
+    """
+    if not value:
+        return ""
+    text = value.isoformat() if isinstance(value, datetime.date) else str(value)
+    return f"{text[:4]}-{MASK * 2}-{MASK * 2}"
+
+
+MASKERS: dict[str, Callable[[Any], str]] = {"id": mask_id_number, "phone": mask_phone, "date": mask_birth_date}
+
+# The personal identifiers of each registry model, by field: "id" (identity documents),
+# "phone", or "date" (a birth date derived from the ID number; read-only, never in a form).
+# A credit code (uscc) is not here: it identifies a company and is public.
+PII_FIELDS: dict[str, dict[str, str]] = {
+    "registry.person": {"id_number": "id", "phone": "phone", "birth_date": "date"},
+    "registry.house": {"owner_id_number": "id", "owner_phone": "phone"},
+    "registry.organisation": {"contact_phone": "phone"},
+}
+
+
+def pii_fields(model: type[models.Model] | models.Model) -> dict[str, str]:
+    """The personal-identifier fields of ``model`` (``{"id_number": "id", …}``), empty if none."""
+    return PII_FIELDS.get(model._meta.label_lower, {})
+
+
+def mask_value(kind: str, value: Any) -> str:
+    """``value`` masked as an identity-document number (``kind="id"``), a phone or a birth date."""
+    return MASKERS[kind](value)
+
+
+def is_masked_copy(kind: str, submitted: object, stored: str | None) -> bool:
+    """Is ``submitted`` the masked display of ``stored``, sent back unchanged?
+
+    A form or API client that was shown ``3701**********123X`` and sends it back means "keep
+    the recorded number"; it must never be saved over the real one.
+    """
+    if not stored or not isinstance(submitted, str) or not submitted.strip():
+        return False
+    return normalise(submitted) == normalise(mask_value(kind, stored))
+
+
+def full_id_number(text: str | None) -> str | None:
+    """``text`` normalised when it is a whole, valid resident ID number, else None.
+
+    A search by a full ID number singles out one person, so it is audited whoever makes it;
+    a fragment (the last 6 digits, a region prefix) is an ordinary search.
+    """
+    if not text or not text.strip():
+        return None
+    try:
+        return check_id_number(text).number
+    except ValidationError:
+        return None

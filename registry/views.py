@@ -11,7 +11,8 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, ProtectedError, Q
+from django.db import transaction
+from django.db.models import Count, ProtectedError, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,12 +20,14 @@ from django.utils.translation import gettext as _
 from django.views import View
 from rest_framework.permissions import SAFE_METHODS
 
-from district.permissions import CHANGE_REGISTRY, VIEW_REGISTRY, can_change_object, has_capability
+from district.audit import do_record_id_number_search, do_record_pii_view
+from district.permissions import CHANGE_REGISTRY, VIEW_PII, VIEW_REGISTRY, can_change_object, has_capability
 from district.scope import is_police_for
 from registry import actions
 from registry.doorplates import plate_png, plate_svg
 from registry.forms import AddressForm
 from registry.kinds import KINDS, Kind
+from registry.masking import full_id_number
 from registry.models import Address, House, Organisation, Person, Vehicle
 from tenants.models import Compound
 
@@ -53,6 +56,15 @@ class CompoundView(View):
 
     def url(self, name: str, **kwargs: Any) -> str:
         return reverse(f"registry:{name}", kwargs={"compound": self.compound.code, **kwargs})
+
+    def shows_pii(self, request: HttpRequest) -> bool:
+        """Does the user see ID numbers and phones unmasked here (``pii.view`` at this compound)?"""
+        return has_capability(request.user, VIEW_PII, self.compound)
+
+    def audit_id_number_search(self, request: HttpRequest, q: str, found: QuerySet) -> None:
+        """A search by a whole ID number is audited, masked or not: it singles out one person."""
+        if number := full_id_number(q):
+            do_record_id_number_search(request.user, self.compound, number, found=found, request=request)
 
 
 def kind_or_404(slug: str) -> Kind:
@@ -83,14 +95,21 @@ class OverviewView(CompoundView):
 class RecordListView(CompoundView):
     """Searchable list of one record kind; htmx requests get only the table."""
 
+    @transaction.atomic  # the audit rows commit with the reads they record, or not at all
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         k = kind_or_404(kind)
         q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
-        page = Paginator(k.search(k.model.objects.all(), q, tag), PAGE_SIZE).get_page(request.GET.get("page"))
+        found = k.search(k.model.objects.all(), q, tag)
+        page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+        shown = list(page)
+        masked = not self.shows_pii(request)
+        if k.pii and not masked:
+            do_record_pii_view(request.user, self.compound, shown, request=request)
+        self.audit_id_number_search(request, q, found)
         context = {
             "kind": k,
             "headers": [k.header(c) for c in k.columns],
-            "rows": [(obj, [k.cell(obj, c) for c in k.columns]) for obj in page],
+            "rows": [(obj, [k.cell(obj, c, masked=masked) for c in k.columns]) for obj in shown],
             "page": page,
             "q": q,
             "tag": tag,
@@ -102,13 +121,20 @@ class RecordListView(CompoundView):
 class RecordDetailView(CompoundView):
     """All fields of one record, with its related records."""
 
+    @transaction.atomic
     def get(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         k = kind_or_404(kind)
         obj = get_object_or_404(k.model, pk=pk)
-        fields = [(k.header(name), k.cell(obj, name)) for name in k.form._meta.fields]
+        masked = not self.shows_pii(request)
+        if k.pii and not masked:
+            do_record_pii_view(request.user, self.compound, [obj], request=request)
+        fields = [(k.header(name), k.cell(obj, name, masked=masked)) for name in k.form._meta.fields]
         related: list[tuple[Kind, list]] = []
         if isinstance(obj, Person):
-            fields[2:2] = [(k.header("birth_date"), k.cell(obj, "birth_date")), (k.header("sex"), k.cell(obj, "sex"))]
+            fields[2:2] = [
+                (k.header("birth_date"), k.cell(obj, "birth_date", masked=masked)),
+                (k.header("sex"), k.cell(obj, "sex")),
+            ]
             related = [(KINDS["leases"], list(obj.leases.all())), (KINDS["vehicles"], list(obj.vehicles.all()))]
         elif isinstance(obj, House):
             related = [
@@ -130,12 +156,21 @@ class RecordFormView(CompoundView):
         return can_change_object(request.user, self.compound, get_object_or_404(model, pk=kwargs["pk"]))
 
     def _form(self, request: HttpRequest, k: Kind, obj: Any, data: Any = None) -> Any:
-        extra = {"can_set_police_tags": is_police_for(request.user, self.compound)} if k.slug == "persons" else {}
+        extra: dict[str, Any] = {}
+        if k.slug == "persons":
+            extra["can_set_police_tags"] = is_police_for(request.user, self.compound)
+        if k.pii:
+            # Users without pii.view get masked inputs; the mask sent back keeps the real value.
+            extra["mask_pii"] = not self.shows_pii(request)
         return k.form(data, instance=obj, **extra)
 
+    @transaction.atomic
     def get(self, request: HttpRequest, kind: str, pk: int | None = None) -> HttpResponse:
         k = kind_or_404(kind)
         obj = get_object_or_404(k.model, pk=pk) if pk else None
+        if obj is not None and k.pii and self.shows_pii(request):
+            # The edit form shows the recorded values in its inputs: an unmasked view too.
+            do_record_pii_view(request.user, self.compound, [obj], request=request)
         return render(request, "registry/form.html", {"kind": k, "obj": obj, "form": self._form(request, k, obj)})
 
     def post(self, request: HttpRequest, kind: str, pk: int | None = None) -> HttpResponse:

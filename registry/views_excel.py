@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
+from district.audit import do_record_audit
+from district.models import AuditAction
+from district.permissions import VIEW_REGISTRY, has_capability
 from registry.excel import (
     SheetKind,
     export_filename,
@@ -21,7 +25,7 @@ from registry.excel import (
     template_filename,
     template_workbook,
 )
-from registry.forms import ImportForm
+from registry.forms import ExportForm, ImportForm
 from registry.kinds import KINDS
 from registry.models import ImportJob
 from registry.views import CompoundView
@@ -54,14 +58,56 @@ class TemplateDownloadView(CompoundView):
 
 
 class ExportView(CompoundView):
-    """All records of one kind (filtered like the list page) as a workbook that re-imports as-is."""
+    """All records of one kind (filtered like the list page) as a workbook, for a stated reason.
+
+    The reason is required (400 without one, and nothing is exported or recorded); the
+    export is audited with every record id it holds. ID numbers and phones are masked unless
+    the user holds ``pii.view`` here: a masked export cannot be imported back over the real
+    values, an unmasked one re-imports as it is. Only a POST exports (CSRF-protected, and
+    the reason stays out of URLs and server logs); a GET shows the form.
+    """
+
+    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
+        # Exporting is reading: a POST here needs registry.view, not registry.change.
+        return has_capability(request.user, VIEW_REGISTRY, self.compound)
 
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
+        # No export on GET: a link on another site must not make a browser export (and put a
+        # made-up reason in the audit log).
+        k = KINDS[excel_kind_or_404(kind)]
+        q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
+        form = ExportForm(initial={"q": q, "tag": tag})
+        return render(request, "registry/export.html", {"kind": k, "form": form, "q": q, "tag": tag})
+
+    def post(self, request: HttpRequest, kind: str) -> HttpResponse:
+        return self._export(request, kind, request.POST)
+
+    def _export(self, request: HttpRequest, kind: str, data: Any) -> HttpResponse:
         kind = excel_kind_or_404(kind)
         k = KINDS[kind]
-        qs = k.search(k.model.objects.all(), request.GET.get("q", ""), request.GET.get("tag", ""))
+        form = ExportForm(data)
+        if not form.is_valid():
+            context = {"kind": k, "form": form, "q": data.get("q", ""), "tag": data.get("tag", "")}
+            return render(request, "registry/export.html", context, status=400)
+        q, tag = form.cleaned_data["q"], form.cleaned_data["tag"]
+        masked = not self.shows_pii(request)
+        exported: list[int] = []
+        with transaction.atomic():  # no audit row, no file
+            found = k.search(k.model.objects.all(), q, tag)
+            content = export_workbook(kind, found, mask_pii=masked, exported_ids=exported)
+            do_record_audit(
+                request.user,
+                AuditAction.EXPORT,
+                compound=self.compound,
+                object_ids=exported,
+                object_type=k.model._meta.label_lower,
+                reason=form.cleaned_data["reason"],
+                detail={"kind": kind, "q": q, "tag": tag, "masked": masked},
+                request=request,
+            )
+            self.audit_id_number_search(request, q, found)
         today = timezone.localdate().isoformat()
-        return xlsx_response(export_workbook(kind, qs), f"{self.compound.name}-{export_filename(kind, today)}")
+        return xlsx_response(content, f"{self.compound.name}-{export_filename(kind, today)}")
 
 
 def _run_in_background(job_id: int, compound: Compound) -> None:

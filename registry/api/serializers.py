@@ -1,11 +1,30 @@
-"""Serializers of the registry API: they validate (via the model), they never write."""
+"""Serializers of the registry API: they validate (via the model), they never write.
+
+Personal identifiers (``registry.masking.PII_FIELDS``) leave masked unless the view says
+the user holds ``pii.view`` (``context["mask_pii"] = False``); masked is the default, so a
+serializer used without that context never leaks them.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db import models
 from rest_framework import serializers
 
 from district.api.base import ModelCleanSerializer
+from registry.masking import is_masked_copy, mask_value, pii_fields
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
+
+MASKED_HELP = (
+    "Masked (e.g. 3701**********123X, 138****5678) unless you hold pii.view at this compound. "
+    "Sending the masked value back keeps the recorded one."
+)
+
+
+def masked_help(**extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``extra_kwargs`` that document the masking of each named field in the OpenAPI schema."""
+    return {name: {"help_text": MASKED_HELP, **options} for name, options in extra.items()}
 
 
 class AddressSerializer(serializers.ModelSerializer):
@@ -15,7 +34,30 @@ class AddressSerializer(serializers.ModelSerializer):
         read_only_fields = ["level", "code", "full_name"]
 
 
-class PersonSerializer(ModelCleanSerializer):
+class MaskedPiiSerializer(ModelCleanSerializer):
+    """Masks the model's personal identifiers on the way out; a masked copy sent back keeps the real one."""
+
+    def to_representation(self, instance: models.Model) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if self.context.get("mask_pii", True):
+            for name, kind in pii_fields(self.Meta.model).items():
+                if data.get(name):
+                    data[name] = mask_value(kind, data[name])
+        return data
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # A client that GETs a record and PUTs it back unchanged sends the masks: that means
+        # "unchanged", never "store 3701**********123X" (which would also fail validation).
+        if isinstance(self.instance, models.Model) and hasattr(data, "copy"):
+            data = data.copy()
+            for name, kind in pii_fields(self.Meta.model).items():
+                recorded = getattr(self.instance, name)
+                if name in data and isinstance(recorded, str) and is_masked_copy(kind, data[name], recorded):
+                    data[name] = recorded
+        return super().to_internal_value(data)
+
+
+class PersonSerializer(MaskedPiiSerializer):
     class Meta:
         model = Person
         fields = [
@@ -38,11 +80,16 @@ class PersonSerializer(ModelCleanSerializer):
             "updated_at",
         ]
         read_only_fields = ["birth_date", "sex", "created_at", "updated_at"]
+        extra_kwargs = masked_help(
+            id_number={},
+            phone={},
+            birth_date={"help_text": "Only the year (1980-**-**) unless you hold pii.view at this compound."},
+        )
         # Uniqueness is checked by full_clean on the normalised number, not on the raw input.
         validators: list = []
 
 
-class HouseSerializer(ModelCleanSerializer):
+class HouseSerializer(MaskedPiiSerializer):
     address_name = serializers.CharField(source="address.full_name", read_only=True)
 
     class Meta:
@@ -61,6 +108,7 @@ class HouseSerializer(ModelCleanSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = masked_help(owner_id_number={}, owner_phone={})
 
 
 class LeaseSerializer(ModelCleanSerializer):
@@ -71,7 +119,7 @@ class LeaseSerializer(ModelCleanSerializer):
         validators: list = []
 
 
-class OrganisationSerializer(ModelCleanSerializer):
+class OrganisationSerializer(MaskedPiiSerializer):
     class Meta:
         model = Organisation
         fields = [
@@ -89,6 +137,7 @@ class OrganisationSerializer(ModelCleanSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = masked_help(contact_phone={})
 
 
 class VehicleSerializer(ModelCleanSerializer):

@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models, transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from district.api.base import CompoundViewSet, as_drf_error
+from district.audit import do_record_id_number_search, do_record_pii_view
+from district.permissions import VIEW_PII, has_capability
 from registry import actions, queries
 from registry.api import serializers
+from registry.masking import full_id_number
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
+from tenants.models import Compound
 
 COMPOUND = OpenApiParameter("compound", str, OpenApiParameter.PATH, description="Compound code (URL segment)")
 SEARCH = [
@@ -31,8 +38,59 @@ class SearchMixin:
         return type(self).search_function(qs, params.get("q", ""), params.get("tag", ""))
 
 
+class PiiMixin:
+    """Masks ID numbers and phones for users without ``pii.view`` and audits what it shows unmasked.
+
+    Unmasked list and retrieve responses write a ``view_pii`` audit row with the ids shown;
+    a list searched by a whole ID number writes ``search_id_number`` for everyone. The rows
+    are inserted in the transaction that reads the records.
+    """
+
+    request: Request
+    _shown: list[models.Model] | None = None
+    _found: QuerySet | None = None
+
+    def _compound(self) -> Compound | None:
+        request = getattr(self, "request", None)
+        return getattr(request._request, "tenant", None) if request is not None else None
+
+    def shows_pii(self) -> bool:
+        compound = self._compound()
+        # No compound (e.g. the OpenAPI generator's request): masked, never "anywhere in scope".
+        return compound is not None and has_capability(self.request.user, VIEW_PII, compound)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()  # type: ignore[misc]
+        context["mask_pii"] = not self.shows_pii()
+        return context
+
+    def paginate_queryset(self, queryset: QuerySet) -> list[models.Model] | None:
+        page = super().paginate_queryset(queryset)  # type: ignore[misc]
+        self._found = queryset
+        self._shown = page if page is not None else list(queryset)
+        return page
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with transaction.atomic():
+            response = super().list(request, *args, **kwargs)  # type: ignore[misc]
+            compound = self._compound()
+            if self.shows_pii():
+                do_record_pii_view(request.user, compound, self._shown or [], request=request._request)
+            number = full_id_number(request.query_params.get("q", ""))
+            if number and self._found is not None:
+                do_record_id_number_search(request.user, compound, number, found=self._found, request=request._request)
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with transaction.atomic():
+            instance = self.get_object()  # type: ignore[attr-defined]
+            if self.shows_pii():
+                do_record_pii_view(request.user, self._compound(), [instance], request=request._request)
+            return Response(self.get_serializer(instance).data)  # type: ignore[attr-defined]
+
+
 @extend_schema_view(list=extend_schema(parameters=SEARCH))
-class PersonViewSet(SearchMixin, CompoundViewSet):
+class PersonViewSet(PiiMixin, SearchMixin, CompoundViewSet):
     """实有人口 of the compound."""
 
     queryset = Person.objects.order_by("name", "id")
@@ -42,7 +100,7 @@ class PersonViewSet(SearchMixin, CompoundViewSet):
 
 
 @extend_schema_view(list=extend_schema(parameters=SEARCH))
-class HouseViewSet(SearchMixin, CompoundViewSet):
+class HouseViewSet(PiiMixin, SearchMixin, CompoundViewSet):
     """实有房屋 of the compound."""
 
     queryset = House.objects.order_by("address__code")
@@ -60,7 +118,7 @@ class LeaseViewSet(CompoundViewSet):
 
 
 @extend_schema_view(list=extend_schema(parameters=SEARCH))
-class OrganisationViewSet(SearchMixin, CompoundViewSet):
+class OrganisationViewSet(PiiMixin, SearchMixin, CompoundViewSet):
     """实有单位 of the compound."""
 
     queryset = Organisation.objects.order_by("name", "id")

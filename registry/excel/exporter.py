@@ -63,12 +63,16 @@ def _write_row(sheet: Worksheet, spec: SheetSpec, row: int, values: dict[str, An
             cell.data_type = "s"
 
 
-def export_workbook(kind: str, queryset: models.QuerySet, *, mask_pii: bool = False) -> bytes:
+def export_workbook(
+    kind: str, queryset: models.QuerySet, *, mask_pii: bool = False, exported_ids: list[int] | None = None
+) -> bytes:
     """The rows of ``queryset`` as an .xlsx in the template's layout.
 
     Run it inside the compound's ``tenant_context``. ``mask_pii`` masks ID numbers and
     phones (``registry.masking``); a masked export is for reading only: its masked values
     fail validation if someone imports it, so it can never overwrite real ones.
+    ``exported_ids`` receives the id of every row written, read in the same pass, so the
+    audit log names exactly the records in the file.
     """
     spec = spec_for(kind)
     if queryset.model is not spec.model:
@@ -78,6 +82,8 @@ def export_workbook(kind: str, queryset: models.QuerySet, *, mask_pii: bool = Fa
     rows = queryset.select_related(*RELATED[spec.kind]) if RELATED[spec.kind] else queryset
     for row, obj in enumerate(rows.iterator(chunk_size=1000), start=2):
         _write_row(sheet, spec, row, _row_values(spec, obj, paths), mask_pii)
+        if exported_ids is not None:
+            exported_ids.append(obj.pk)
     return workbook_bytes(workbook)
 
 

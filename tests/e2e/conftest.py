@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DEMO_PASSWORD = "demo12345"
+DEMO_PASSWORD = "jinan-demo-2026"
 # Enough for the pages under test (the first 4 demo compounds span 4 streets); small, so the
 # seed takes seconds.
 SEED_COMPOUNDS = 4

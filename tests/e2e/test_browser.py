@@ -154,7 +154,8 @@ def test_excel_import_reports_created_rows_and_bad_rows(page: Page, tmp_path: Pa
 
     page.locator("select[name=kind]").select_option("persons")
     page.locator("input[name=file]").set_input_files(filled)
-    page.locator("main form button[type=submit]").click()
+    # The upload form's button: the page also has one export form (with a reason) per kind.
+    page.locator("main form[enctype='multipart/form-data'] button[type=submit]").click()
 
     status = page.locator("[data-testid=import-status]")
     expect(status).to_have_attribute("data-status", "done")

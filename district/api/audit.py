@@ -1,0 +1,82 @@
+"""Read-only API of the audit log (``/api/audit/``), for the city bureau, narrowed to its scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+
+from district.audit import AuditFilterForm, audit_entries_visible_to, filter_audit_entries
+from district.models import AuditEntry
+from district.permissions import VIEW_AUDIT, has_capability
+
+FILTERS = [
+    OpenApiParameter("user", str, description="Username contains"),
+    OpenApiParameter("action", str, description="Action, e.g. view_pii, search_id_number, export"),
+    OpenApiParameter("compound", str, description="Compound code, or the start of one (a street's code)"),
+    OpenApiParameter("date_from", str, description="From this date (YYYY-MM-DD), inclusive"),
+    OpenApiParameter("date_to", str, description="Up to this date (YYYY-MM-DD), inclusive"),
+    OpenApiParameter("record", int, description="Rows that name this record id"),
+]
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    action_label = serializers.CharField(source="get_action_display", read_only=True)
+    compound_code = serializers.CharField(source="compound.code", read_only=True, default=None)
+    compound_name = serializers.CharField(source="compound.name", read_only=True, default=None)
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "at",
+            "user",
+            "username",
+            "action",
+            "action_label",
+            "compound",
+            "compound_code",
+            "compound_name",
+            "object_type",
+            "object_ids",
+            "reason",
+            "detail",
+            "ip",
+        ]
+        read_only_fields = fields
+
+
+class CanViewAudit(BasePermission):
+    """The ``audit.view`` capability (city bureau; superusers)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return has_capability(request.user, VIEW_AUDIT)
+
+
+@extend_schema_view(list=extend_schema(parameters=FILTERS))
+class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
+    """Audit rows of the compounds in the user's scope, newest first; 400 for an unreadable filter."""
+
+    serializer_class = AuditEntrySerializer
+    queryset = AuditEntry.objects.none()
+    permission_classes = [IsAuthenticated, CanViewAudit]
+    filter_backends: list = []  # the filters are AuditFilterForm's, shared with the page
+
+    def get_queryset(self) -> QuerySet[AuditEntry]:
+        entries = audit_entries_visible_to(self.request.user)
+        if self.action != "list":
+            return entries
+        form = AuditFilterForm(self.request.query_params)
+        if not form.is_valid():
+            raise ValidationError(
+                {
+                    ("non_field_errors" if name == "__all__" else name): [e["message"] for e in errors]
+                    for name, errors in form.errors.get_json_data().items()
+                }
+            )
+        return filter_audit_entries(entries, form.cleaned_data)
