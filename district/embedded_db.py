@@ -43,9 +43,17 @@ def test_database_url() -> str:
     try:
         import psycopg2
 
-        psycopg2.connect(LOCAL_SERVER.rsplit("/", 1)[0] + "/postgres", connect_timeout=3).close()
-    except Exception:
+        conn = psycopg2.connect(LOCAL_SERVER.rsplit("/", 1)[0] + "/postgres", connect_timeout=3)
+    except Exception:  # any failure means "no usable local server"
         return database_url()
+    # The test run uses test_<name>, but Django's checks (makemigrations --check) connect to
+    # <name> itself: make sure it exists.
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE DATABASE {DATABASE_NAME}")
+    conn.close()
     return LOCAL_SERVER
 
 
