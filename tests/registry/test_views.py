@@ -150,3 +150,14 @@ def test_house_page_lists_residents_and_leases(browser, compound_a):
     assert html.count("租客小王") >= 2  # as a resident and on the lease
     leases = browser.get(f"{BASE}/leases/", {"tag": "current"}).content.decode()
     assert "租客小王" in leases
+
+
+def test_pagination_keeps_the_search(browser, in_a):
+    for _ in range(30):
+        PersonFactory(name="同名居民")
+    PersonFactory(name="别的居民")
+    html = browser.get(f"{BASE}/persons/", {"q": "同名", "tag": ""}).content.decode()
+    assert "30" in html and "1 / 2" in html
+    assert "?q=%E5%90%8C%E5%90%8D&amp;tag=&amp;page=2" in html
+    second = browser.get(f"{BASE}/persons/", {"q": "同名", "page": 2}).content.decode()
+    assert "2 / 2" in second and "别的居民" not in second
