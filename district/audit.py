@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from district.models import AuditAction, AuditEntry
+from district.permissions import ROLE_CAPABILITIES, VIEW_AUDIT
 from district.scope import compounds_in_scope
 from tenants.models import Compound
 
@@ -138,7 +139,10 @@ def audit_entries_visible_to(user: User) -> QuerySet[AuditEntry]:
     qs = AuditEntry.objects.select_related("compound")
     if user.is_superuser:
         return qs
-    return qs.filter(compound__in=compounds_in_scope(user).values("pk"))
+    # Only the compounds covered by a role that reads the audit log: a city bureau officer who
+    # is also a mediator elsewhere must not read that other compound's audit rows.
+    auditing_roles = [role for role, caps in ROLE_CAPABILITIES.items() if VIEW_AUDIT in caps]
+    return qs.filter(compound__in=compounds_in_scope(user, roles=auditing_roles).values("pk"))
 
 
 def filter_audit_entries(qs: QuerySet[AuditEntry], filters: dict[str, Any]) -> QuerySet[AuditEntry]:

@@ -6,6 +6,8 @@ compound middleware and (later) WebSocket consumers all ask here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
@@ -23,12 +25,14 @@ def _assignments(user: User) -> list[RoleAssignment]:
     return cached
 
 
-def compound_scope_q(user: User) -> Q | None:
-    """A filter on Compound for the user's scope; None means "everything" (superuser)."""
+def compound_scope_q(user: User, roles: Iterable[str] | None = None) -> Q | None:
+    """A filter on Compound for the user's scope (only of ``roles`` if given); None means everything."""
     if user.is_superuser:
         return None
     q = Q(pk__in=[])
     for ra in _assignments(user):
+        if roles is not None and ra.role not in roles:
+            continue
         if ra.compound_id:
             q |= Q(pk=ra.compound_id)
         elif ra.area_id:
@@ -36,11 +40,11 @@ def compound_scope_q(user: User) -> Q | None:
     return q
 
 
-def compounds_in_scope(user: User) -> QuerySet[Compound]:
-    """Compounds the user may open."""
+def compounds_in_scope(user: User, roles: Iterable[str] | None = None) -> QuerySet[Compound]:
+    """Compounds the user may open (through any role, or only through ``roles``)."""
     if not user.is_authenticated:
         return Compound.objects.none()
-    q = compound_scope_q(user)
+    q = compound_scope_q(user, roles)
     qs = Compound.objects.exclude(schema_name="public").select_related("street")
     return qs if q is None else qs.filter(q)
 

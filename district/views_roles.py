@@ -46,7 +46,7 @@ class RoleListView(RoleView):
     """List the role assignments the user manages (searchable), and assign a role (POST)."""
 
     def get(self, request: HttpRequest, form: RoleAssignForm | None = None, status: int = 200) -> HttpResponse:
-        q = request.GET.get("q", "").strip()
+        q = request.GET.get("q", "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in literals
         assignments = role_assignments_in_scope(request.user)
         if q:
             assignments = assignments.filter(

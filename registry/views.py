@@ -99,10 +99,10 @@ class RecordListView(CompoundView):
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         k = kind_or_404(kind)
         q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
-        found = k.search(k.model.objects.all(), q, tag)
+        masked = not self.shows_pii(request)
+        found = k.search(k.model.objects.all(), q, tag, pii=not masked)
         page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
         shown = list(page)
-        masked = not self.shows_pii(request)
         if k.pii and not masked:
             do_record_pii_view(request.user, self.compound, shown, request=request)
         self.audit_id_number_search(request, q, found)

@@ -81,6 +81,8 @@ class CompoundViewSet(viewsets.ModelViewSet):
 
     save_action: Any = None
     permission_classes = [IsAuthenticated, RegistryPermission]
+    # Never order by a masked field: the order would give away what the mask hides.
+    ordering_fields = ["id", "created_at"]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.format_kwarg = self.get_format_suffix(**kwargs)

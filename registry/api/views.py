@@ -35,7 +35,9 @@ class SearchMixin:
     def get_queryset(self) -> QuerySet:
         qs = super().get_queryset()
         params = self.request.query_params
-        return type(self).search_function(qs, params.get("q", ""), params.get("tag", ""))
+        compound = getattr(self.request._request, "tenant", None)
+        pii = compound is not None and has_capability(self.request.user, VIEW_PII, compound)
+        return type(self).search_function(qs, params.get("q", ""), params.get("tag", ""), pii=pii)
 
 
 class PiiMixin:
@@ -80,6 +82,23 @@ class PiiMixin:
             if number and self._found is not None:
                 do_record_id_number_search(request.user, compound, number, found=self._found, request=request._request)
         return response
+
+    def _audited_write(self, write: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # A write answers with the whole record: unmasked for pii.view users, so audited too.
+        with transaction.atomic():
+            response = write(request, *args, **kwargs)
+            if self.shows_pii() and response.status_code < 300 and getattr(response, "data", None):
+                model = self.get_queryset().model  # type: ignore[attr-defined]
+                record = model.objects.filter(pk=response.data.get("id")).first()
+                if record is not None:
+                    do_record_pii_view(request.user, self._compound(), [record], request=request._request)
+            return response
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._audited_write(super().create, request, *args, **kwargs)  # type: ignore[misc]
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._audited_write(super().update, request, *args, **kwargs)  # type: ignore[misc]
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         with transaction.atomic():
