@@ -16,7 +16,7 @@ from django_tenants.utils import tenant_context
 
 from district.audit import do_record_audit
 from district.models import AuditAction
-from district.permissions import VIEW_REGISTRY, has_capability
+from district.permissions import CHANGE_REGISTRY, VIEW_REGISTRY, has_capability
 from registry.excel import (
     SheetKind,
     export_filename,
@@ -123,7 +123,9 @@ class ImportView(CompoundView):
     """Upload a workbook; small files import at once, large ones in the background with progress."""
 
     def get(self, request: HttpRequest, form: ImportForm | None = None) -> HttpResponse:
-        jobs = ImportJob.objects.defer("file")[:10]
+        # Import reports can echo cell contents: only those who may import see past jobs.
+        may_import = has_capability(request.user, CHANGE_REGISTRY, self.compound)
+        jobs = ImportJob.objects.defer("file")[:10] if may_import else []
         return render(
             request,
             "registry/import.html",
@@ -152,6 +154,10 @@ class ImportView(CompoundView):
 
 class ImportStatusView(CompoundView):
     """Progress and the per-row error report of one import; htmx polls the partial."""
+
+    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
+        # The error report can echo cell contents: only those who may import may read it.
+        return has_capability(request.user, CHANGE_REGISTRY, self.compound)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = get_object_or_404(ImportJob.objects.defer("file"), pk=pk)

@@ -73,3 +73,27 @@ def test_audit_log_follows_only_auditing_roles(client, compound_a, compound_b, p
 def test_nul_in_search_is_not_a_server_error(client, superuser, person, url):
     client.force_login(superuser)
     assert client.get(url).status_code == 200
+
+
+def test_import_reports_are_for_those_who_may_import(client, compound_a):
+    from registry.models import ImportJob
+
+    with tenant_context(compound_a):
+        job = ImportJob.objects.create(kind="persons", filename="x.xlsx", file=b"", errors=[{"row": 2}])
+    mediator = RoleFactory(user__username="tiaojie-r", role="mediator", compound=compound_a).user
+    client.force_login(mediator)
+    assert client.get(f"/c/370102001001/import/{job.pk}/").status_code == 403
+    page = client.get("/c/370102001001/import/").content.decode()
+    assert "x.xlsx" not in page and 'enctype="multipart/form-data"' not in page
+
+
+def test_object_grant_allows_edit_but_not_delete(client, compound_a, person):
+    from guardian.shortcuts import assign_perm
+
+    mediator = RoleFactory(user__username="tiaojie-g", role="mediator", compound=compound_a).user
+    with tenant_context(compound_a):
+        assign_perm("registry.change_person", mediator, person)
+    client.force_login(mediator)
+    url = f"{API}{person.pk}/"
+    assert client.patch(url, {"notes": "调解"}, content_type="application/json").status_code == 200
+    assert client.delete(url).status_code == 403
