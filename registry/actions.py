@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from district.scope import is_police_for
 from registry.choices import POLICE_ONLY_TAGS, AddressLevel
-from registry.models import Address, House, Lease, Organisation, Person, Vehicle
+from registry.models import Address, House, ImportJob, Lease, Organisation, Person, Vehicle
 from registry.models.addresses import CHILD_LEVEL, CODE_WIDTH
 from tenants.models import Compound
 
@@ -136,3 +136,13 @@ def do_save_vehicle(vehicle: Vehicle, *, acting_user: AbstractBaseUser | None = 
 def do_delete(obj: models.Model) -> None:
     """Delete a registry object (protected references raise ``ProtectedError``)."""
     obj.delete()
+
+
+@transaction.atomic
+def do_create_import_job(*, kind: str, filename: str, content: bytes, acting_user: AbstractBaseUser) -> ImportJob:
+    """Keep an uploaded workbook as a pending import job.
+
+    The file is stored before any row is imported: an upload that got a 2xx is never lost,
+    even if the process stops half-way through the import.
+    """
+    return ImportJob.objects.create(kind=kind, filename=filename, file=content, created_by_id=acting_user.pk)

@@ -17,6 +17,7 @@ from django_tenants.utils import tenant_context
 from district.audit import do_record_audit
 from district.models import AuditAction
 from district.permissions import CHANGE_REGISTRY, VIEW_REGISTRY, has_capability
+from registry import actions
 from registry.excel import (
     SheetKind,
     export_filename,
@@ -139,10 +140,8 @@ class ImportView(CompoundView):
             response.status_code = 422
             return response
         upload = form.cleaned_data["file"]
-        # The file is kept in the job row first: an upload that got a 2xx is never lost,
-        # even if the process stops half-way through the import.
-        job = ImportJob.objects.create(
-            kind=form.cleaned_data["kind"], filename=upload.name, file=upload.read(), created_by_id=request.user.pk
+        job = actions.do_create_import_job(
+            kind=form.cleaned_data["kind"], filename=upload.name, content=upload.read(), acting_user=request.user
         )
         if upload.size <= INLINE_IMPORT_BYTES:
             run_import(job, self.compound)
