@@ -231,3 +231,32 @@ def phone_page(browser: Browser, e2e_server: str) -> Iterator[Page]:
         yield ctx.new_page()
     finally:
         ctx.close()
+
+
+def upload_persons(page: Page, compound_code: str, rows: list[tuple[str, str]], tmp_path: Path) -> int:
+    """Download the persons template from the import page, fill ``(name, ID number)`` rows, upload it.
+
+    Returns the sheet row number of the first data row (error reports name rows by it).
+    """
+    from openpyxl import load_workbook
+
+    page.goto(f"/c/{compound_code}/import/")
+    with page.expect_download() as download:
+        page.locator("main a[href$='/persons/template.xlsx']").click()
+    template = tmp_path / "template.xlsx"
+    download.value.save_as(template)
+    workbook = load_workbook(template)
+    sheet = workbook.worksheets[0]
+    header = next(row for row in sheet.iter_rows() if any(cell.value == "姓名" for cell in row))
+    column = {cell.value: cell.column for cell in header if cell.value}
+    first = header[0].row + 1
+    for offset, (name, id_number) in enumerate(rows):
+        sheet.cell(row=first + offset, column=column["姓名"], value=name)
+        sheet.cell(row=first + offset, column=column["证件号码"], value=id_number)
+    filled = tmp_path / "persons.xlsx"
+    workbook.save(filled)
+    page.locator("select[name=kind]").select_option("persons")
+    page.locator("input[name=file]").set_input_files(filled)
+    # The upload form's button: the page also has one export form (with a reason) per kind.
+    page.locator("main form[enctype='multipart/form-data'] button[type=submit]").click()
+    return first

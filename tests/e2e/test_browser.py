@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from district.demo_data import COMPOUNDS
-from tests.e2e.conftest import SEED_COMPOUNDS, login
+from tests.e2e.conftest import SEED_COMPOUNDS, login, upload_persons
 
 pytestmark = pytest.mark.e2e
 
@@ -133,29 +132,9 @@ def test_door_plate_and_print_sheet(page: Page) -> None:
 
 def test_excel_import_reports_created_rows_and_bad_rows(page: Page, tmp_path: Path) -> None:
     login(page, "wuye")
-    page.goto(f"/c/{OWN.code}/import/")
-    with page.expect_download() as download_info:
-        page.locator("main a[href$='/persons/template.xlsx']").click()
-    template = tmp_path / "template.xlsx"
-    download_info.value.save_as(template)
-
-    workbook = load_workbook(template)
-    sheet = workbook.worksheets[0]
-    header_row = next(row for row in sheet.iter_rows() if any(cell.value == "姓名" for cell in row))
-    column = {cell.value: cell.column for cell in header_row if cell.value}
-    first = header_row[0].row + 1
     # Born 1932: outside the seed's birth years (1935–2020), so it cannot be an existing person.
     rows = [("导入甲", valid_id_number("37010219320506123")), ("导入乙", BAD_ID_NUMBER)]
-    for offset, (name, id_number) in enumerate(rows):
-        sheet.cell(row=first + offset, column=column["姓名"], value=name)
-        sheet.cell(row=first + offset, column=column["证件号码"], value=id_number)
-    filled = tmp_path / "persons.xlsx"
-    workbook.save(filled)
-
-    page.locator("select[name=kind]").select_option("persons")
-    page.locator("input[name=file]").set_input_files(filled)
-    # The upload form's button: the page also has one export form (with a reason) per kind.
-    page.locator("main form[enctype='multipart/form-data'] button[type=submit]").click()
+    first = upload_persons(page, OWN.code, rows, tmp_path)
 
     status = page.locator("[data-testid=import-status]")
     expect(status).to_have_attribute("data-status", "done")

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from district.demo_data import COMPOUNDS
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, upload_persons
 
 pytestmark = pytest.mark.e2e
 
@@ -79,21 +78,7 @@ def test_pages_work_under_the_content_security_policy(watched: tuple[Page, list[
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plate.element_handle())
     assert_nothing_refused(page, messages)
 
-    page.goto(f"/c/{OWN.code}/import/")
-    with page.expect_download() as download:
-        page.locator("main a[href$='/persons/template.xlsx']").click()
-    template = tmp_path / "template.xlsx"
-    download.value.save_as(template)
-    workbook = load_workbook(template)
-    sheet = workbook.worksheets[0]
-    header = next(row for row in sheet.iter_rows() if any(cell.value == "姓名" for cell in row))
-    column = {cell.value: cell.column for cell in header if cell.value}
-    sheet.cell(row=header[0].row + 1, column=column["姓名"], value="策略丙")
-    sheet.cell(row=header[0].row + 1, column=column["证件号码"], value=IMPORTED_ID_NUMBER)
-    workbook.save(tmp_path / "persons.xlsx")
-    page.locator("select[name=kind]").select_option("persons")
-    page.locator("input[name=file]").set_input_files(tmp_path / "persons.xlsx")
-    page.locator("main form:has(input[name=file]) button[type=submit]").click()
+    upload_persons(page, OWN.code, [("策略丙", IMPORTED_ID_NUMBER)], tmp_path)
     status = page.locator("[data-testid=import-status]")
     expect(status).to_have_attribute("data-status", "done")
     # The bar's width comes from data-progress through static/js/app.js, not an inline style attribute.
