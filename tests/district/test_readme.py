@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from district.demo_data import DEMO_LOGINS
+from district.demo import DEMO_LOGINS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -1,19 +1,29 @@
-"""Data of the demo city (济南市) and the deterministic generators ``seed_demo`` builds it from.
+"""The 一标三实 registry of each demo compound: addresses, houses, persons, leases, organisations
+and vehicles, generated from a fixed seed and written into the compound's schema.
 
-Everything here is pure: places, names, demo logins, and functions that turn a
-``random.Random`` into a valid identifier (GB 11643 ID number, GB 32100 credit code, plate,
-mobile number). Each generator checks its result with the project's own validator, so the
-demo can never hold a value a user could not have typed in.
+``plan_registry`` is pure: it turns a compound code and a ``random.Random`` stream into a
+``CompoundPlan`` (names, GB 11643 ID numbers, GB 32100 credit codes, plates, mobile numbers).
+Each generator checks its result with the project's own validator, so the demo can never hold
+a value a user could not have typed in. ``seed_registry`` writes a plan into its compound's
+schema, creating only what is missing. ``demo.seed_demo`` drives both.
 """
 
 from __future__ import annotations
 
 import datetime
 import random
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
-from district.choices import AreaLevel, Role
+from django.db import models
+from django_tenants.utils import tenant_context
+
+from registry.actions import do_bulk_create, do_create_address, do_save_organisation
+from registry.choices import HouseUse
+from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 from registry.validators import (
     USCC_CHARS,
     check_id_number,
@@ -23,84 +33,14 @@ from registry.validators import (
     id_check_char,
     uscc_check_char,
 )
+from tenants.models import Compound
 
-# The seed of the demo: the same city, persons and plates on every machine and every run.
+M = TypeVar("M", bound=models.Model)
+
+# The seed of the demo: the same persons and plates on every machine and every run.
 DEMO_SEED = 20261122
 # "Today" inside the demo, so move-in dates and ages do not drift with the wall clock.
 REFERENCE_DATE = datetime.date(2026, 11, 1)
-DEMO_PASSWORD = "jinan-demo-2026"
-
-
-# --- Places -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AreaSpec:
-    """One node of the admin-area tree, with its GB/T 2260 (streets: 统计用区划代码) code."""
-
-    level: str
-    code: str
-    name: str
-    parent_code: str | None
-
-
-# Parents come before their children, so the list can be created in order.
-AREAS: tuple[AreaSpec, ...] = (
-    AreaSpec(AreaLevel.CITY, "370100", "济南市", None),
-    AreaSpec(AreaLevel.DISTRICT, "370102", "历下区", "370100"),
-    AreaSpec(AreaLevel.DISTRICT, "370103", "市中区", "370100"),
-    AreaSpec(AreaLevel.DISTRICT, "370104", "槐荫区", "370100"),
-    AreaSpec(AreaLevel.STREET, "370102001", "解放路街道", "370102"),
-    AreaSpec(AreaLevel.STREET, "370102002", "千佛山街道", "370102"),
-    AreaSpec(AreaLevel.STREET, "370102004", "泉城路街道", "370102"),
-    AreaSpec(AreaLevel.STREET, "370102005", "大明湖街道", "370102"),
-    AreaSpec(AreaLevel.STREET, "370103010", "六里山街道", "370103"),
-    AreaSpec(AreaLevel.STREET, "370103012", "舜玉路街道", "370103"),
-    AreaSpec(AreaLevel.STREET, "370104004", "西市场街道", "370104"),
-)
-
-
-@dataclass(frozen=True)
-class CompoundSpec:
-    """A demo compound: its street, sequence under the street, and what the map shows."""
-
-    street_code: str
-    seq: int
-    name: str
-    address: str
-    latitude: Decimal
-    longitude: Decimal
-    plan: str  # tenants.choices.PlanTier value
-
-    @property
-    def code(self) -> str:
-        return f"{self.street_code}{self.seq:03d}"
-
-
-def _c(street: str, seq: int, name: str, address: str, lat: str, lng: str, plan: str = "basic") -> CompoundSpec:
-    return CompoundSpec(street, seq, name, address, Decimal(lat), Decimal(lng), plan)
-
-
-# Ordered round-robin over the streets: ``--compounds N`` takes the first N and still
-# spreads them over streets (the first two are the first compounds of 解放路 and 千佛山).
-COMPOUNDS: tuple[CompoundSpec, ...] = (
-    _c("370102001", 1, "阳光花园", "济南市历下区解放路112号", "36.665210", "117.037450", "enhanced"),
-    _c("370102002", 1, "翠竹苑", "济南市历下区千佛山东路21号", "36.643180", "117.039920"),
-    _c("370102004", 1, "芙蓉里小区", "济南市历下区芙蓉街58号", "36.667540", "117.018830"),
-    _c("370102005", 1, "鹊华苑", "济南市历下区明湖东路9号", "36.677920", "117.027260", "enhanced"),
-    _c("370103010", 1, "六里山南苑", "济南市市中区六里山南路16号", "36.639410", "116.996310"),
-    _c("370103012", 1, "舜玉花园", "济南市市中区舜玉路7号", "36.636850", "117.012940", "enhanced"),
-    _c("370104004", 1, "经纬嘉园", "济南市槐荫区经四路501号", "36.658730", "116.982150"),
-    _c("370102001", 2, "泉景家园", "济南市历下区文化东路35号", "36.660470", "117.048610"),
-    _c("370102002", 2, "千佛山南苑", "济南市历下区千佛山南路8号", "36.638290", "117.034170", "enhanced"),
-    _c("370102004", 2, "泉城花园", "济南市历下区泉城路216号", "36.665180", "117.024560"),
-    _c("370102005", 2, "明湖小区", "济南市历下区明湖路77号", "36.679340", "117.019470"),
-    _c("370103010", 2, "玉函小区", "济南市市中区玉函路66号", "36.643720", "116.999880"),
-    _c("370103012", 2, "舜耕家园", "济南市市中区舜耕路29号", "36.632560", "117.018740"),
-    _c("370104004", 2, "西市场小区", "济南市槐荫区经二路620号", "36.663840", "116.975390"),
-    _c("370102001", 3, "历山名郡", "济南市历下区历山路150号", "36.659360", "117.041880", "enhanced"),
-    _c("370103012", 3, "翠微苑", "济南市市中区舜玉南路12号", "36.630970", "117.009650"),
-)
 
 DEFAULT_PERSONS_PER_COMPOUND = 240
 
@@ -111,49 +51,6 @@ ROOMS_PER_FLOOR = 2
 ROOMS_PER_BUILDING = UNITS_PER_BUILDING * FLOORS_PER_UNIT * ROOMS_PER_FLOOR
 # Persons a building holds on average (≈ 85 % occupied × 2.5 persons), to size the tree.
 PERSONS_PER_BUILDING = 50
-
-
-# --- Demo logins --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoLogin:
-    """One demo account: where it holds its role, for the README and the command's summary.
-
-    ``node`` is an area code, or a compound code for the compound roles; the superuser
-    holds no role (``role`` and ``node`` empty).
-    """
-
-    username: str
-    role: str
-    node: str
-    node_name: str
-    password: str = DEMO_PASSWORD
-
-
-FIRST_JIEFANG_COMPOUND = COMPOUNDS[0]
-
-DEMO_LOGINS: tuple[DemoLogin, ...] = (
-    DemoLogin("admin", "", "", "（超级管理员 superuser）"),
-    DemoLogin("city", Role.CITY_BUREAU, "370100", "济南市"),
-    DemoLogin("lixia", Role.DISTRICT_BRANCH, "370102", "历下区"),
-    DemoLogin("jiefang", Role.STREET_OFFICE, "370102001", "解放路街道"),
-    DemoLogin("qianfo", Role.STREET_OFFICE, "370102002", "千佛山街道"),
-    DemoLogin("wuye", Role.PROPERTY_STAFF, FIRST_JIEFANG_COMPOUND.code, FIRST_JIEFANG_COMPOUND.name),
-    DemoLogin("minjing", Role.BEAT_OFFICER, FIRST_JIEFANG_COMPOUND.code, FIRST_JIEFANG_COMPOUND.name),
-    DemoLogin("wangge", Role.GRID_WORKER, FIRST_JIEFANG_COMPOUND.code, FIRST_JIEFANG_COMPOUND.name),
-    DemoLogin("tiaojie", Role.MEDIATOR, FIRST_JIEFANG_COMPOUND.code, FIRST_JIEFANG_COMPOUND.name),
-)
-
-
-def demo_logins_markdown() -> str:
-    """The demo logins as a Markdown table (for the README)."""
-    rows = ["| 用户名 username | 角色 role | 节点 node | 密码 password |", "|---|---|---|---|"]
-    for login in DEMO_LOGINS:
-        role = Role(login.role).label if login.role else "superuser"
-        node = f"{login.node_name} ({login.node})" if login.node else login.node_name
-        rows.append(f"| `{login.username}` | {role} | {node} | `{login.password}` |")
-    return "\n".join(rows)
 
 
 # --- Names --------------------------------------------------------------------------------
@@ -465,12 +362,13 @@ def room_paths(buildings: int) -> list[RoomPath]:
 class _Planner:
     """Builds one compound's plan from its own random stream (independent of the others)."""
 
-    def __init__(self, spec: CompoundSpec, persons_target: int, seed: int) -> None:
-        self.spec = spec
-        self.district_code = spec.street_code[:6]
+    def __init__(self, compound_code: str, persons_target: int, seed: int) -> None:
+        # A compound code is its street's code (which starts with the district's) plus a
+        # sequence: organisations register in, and children are born in, that district.
+        self.district_code = compound_code[:6]
         self.target = persons_target
         # A string seed is hashed with SHA-512 by ``random``: stable across runs and machines.
-        self.rng = random.Random(f"{seed}:{spec.code}")
+        self.rng = random.Random(f"{seed}:{compound_code}")
         self.ids: set[str] = set()
         self.plates: set[str] = set()
         self.usccs: set[str] = set()
@@ -774,6 +672,160 @@ class _Planner:
         return CompoundPlan(rooms, houses, self.persons, self.leases, organisations, self.vehicles)
 
 
-def plan_compound(spec: CompoundSpec, persons_target: int, seed: int = DEMO_SEED) -> CompoundPlan:
-    """The deterministic content of one demo compound: same spec, target and seed → same plan."""
-    return _Planner(spec, persons_target, seed).plan()
+def plan_registry(compound_code: str, persons_target: int, seed: int = DEMO_SEED) -> CompoundPlan:
+    """The deterministic registry of one demo compound: same code, target and seed → same plan.
+
+    Each compound draws from its own stream (seeded by ``seed`` and its code), so seeding
+    fewer compounds, or in another order, leaves every compound's content unchanged.
+    """
+    return _Planner(compound_code, persons_target, seed).plan()
+
+
+# --- Writing a plan -------------------------------------------------------------------------
+
+# Uses under which do_save_lease leaves a house as it is.
+LEASED_USES = frozenset({HouseUse.RENTED, HouseUse.GROUP_RENTAL})
+
+
+def _bulk_create_validated(model: type[M], objects: list[M]) -> int:
+    """Insert the seed's new records of one kind through the registry's bulk action (a system write)."""
+    return len(do_bulk_create(model, objects, acting_user=None))
+
+
+class _RegistrySeeder:
+    """Writes one compound's plan into its schema (already selected), creating only what is missing."""
+
+    def __init__(self, compound: Compound, plan: CompoundPlan, counts: Counter[str]) -> None:
+        self.compound, self.plan, self.counts = compound, plan, counts
+
+    def run(self) -> int:
+        """Seed the schema; returns the number of current residents."""
+        rooms = self.ensure_addresses([*self.plan.rooms])
+        houses = self.ensure_houses(rooms)
+        persons = self.ensure_persons(houses)
+        self.ensure_leases(houses, persons)
+        self.ensure_organisations(rooms)
+        self.ensure_vehicles(persons)
+        return Person.objects.filter(house__isnull=False, move_out_date__isnull=True).count()
+
+    def ensure_addresses(self, paths: Iterable[RoomPath]) -> dict[RoomPath, Address]:
+        """The room address of every path, creating missing nodes through the registry action."""
+        nodes = {(a.parent_id, a.number): a for a in Address.objects.all()}
+        rooms: dict[RoomPath, Address] = {}
+        for path in paths:
+            parent: Address | None = None
+            for number in path:
+                node = nodes.get((parent.pk if parent else None, number))
+                if node is None:
+                    # No acting user: the seed is a system write (audited as such).
+                    node = do_create_address(self.compound, parent=parent, number=number, acting_user=None)
+                    nodes[(node.parent_id, number)] = node
+                    self.counts["addresses"] += 1
+                parent = node
+            assert parent is not None
+            rooms[path] = parent
+        return rooms
+
+    def ensure_houses(self, rooms: dict[RoomPath, Address]) -> dict[RoomPath, House]:
+        existing = {h.address_id: h for h in House.objects.all()}
+        missing = [
+            House(
+                address=rooms[h.path],
+                use=h.use,
+                area_sqm=h.area_sqm,
+                owner_name=h.owner_name,
+                owner_id_number=h.owner_id_number,
+                owner_phone=h.owner_phone,
+            )
+            for h in self.plan.houses
+            if rooms[h.path].pk not in existing
+        ]
+        self.counts["houses"] += _bulk_create_validated(House, missing)
+        by_address = {h.address_id: h for h in House.objects.all()}
+        return {path: by_address[address.pk] for path, address in rooms.items() if address.pk in by_address}
+
+    def ensure_persons(self, houses: dict[RoomPath, House]) -> dict[str, Person]:
+        existing = set(Person.objects.values_list("id_type", "id_number"))
+        missing = [
+            Person(
+                name=p.name,
+                id_type=p.id_type,
+                id_number=p.id_number,
+                nationality=p.nationality,
+                phone=p.phone,
+                residence_type=p.residence_type,
+                house=houses[p.house],
+                relation=p.relation,
+                move_in_date=p.move_in_date,
+                move_out_date=p.move_out_date,
+                tags=list(p.tags),
+            )
+            for p in self.plan.persons
+            if (p.id_type, p.id_number) not in existing
+        ]
+        self.counts["persons"] += _bulk_create_validated(Person, missing)
+        wanted = {p.id_number for p in self.plan.persons}
+        return {p.id_number: p for p in Person.objects.filter(id_number__in=wanted)}
+
+    def ensure_leases(self, houses: dict[RoomPath, House], persons: dict[str, Person]) -> None:
+        existing = set(Lease.objects.values_list("house_id", "tenant_id", "start_date"))
+        missing = []
+        for lease in self.plan.leases:
+            house, tenant = houses[lease.house], persons[lease.tenant_id_number]
+            # do_save_lease would also mark the house as rented; planned leases are only ever
+            # on houses seeded as rented or group rentals, so inserting them directly is the same.
+            assert house.use in LEASED_USES, (house, house.use)
+            if (house.pk, tenant.pk, lease.start_date) not in existing:
+                missing.append(Lease(house=house, tenant=tenant, start_date=lease.start_date, end_date=lease.end_date))
+        self.counts["leases"] += _bulk_create_validated(Lease, missing)
+
+    def ensure_organisations(self, rooms: dict[RoomPath, Address]) -> None:
+        existing = set(Organisation.objects.exclude(uscc=None).values_list("uscc", flat=True))
+        for org in self.plan.organisations:
+            if org.uscc in existing:
+                continue
+            do_save_organisation(
+                Organisation(
+                    name=org.name,
+                    uscc=org.uscc,
+                    kind=org.kind,
+                    address=rooms[org.address] if org.address else None,
+                    address_detail=org.address_detail,
+                    legal_representative=org.legal_representative,
+                    contact_name=org.contact_name,
+                    contact_phone=org.contact_phone,
+                    staff_count=org.staff_count,
+                ),
+                acting_user=None,
+            )
+            self.counts["organisations"] += 1
+
+    def ensure_vehicles(self, persons: dict[str, Person]) -> None:
+        existing = set(Vehicle.objects.values_list("plate", flat=True))
+        missing = [
+            Vehicle(
+                plate=v.plate,
+                vehicle_type=v.vehicle_type,
+                brand=v.brand,
+                colour=v.colour,
+                owner=persons[v.owner_id_number],
+            )
+            for v in self.plan.vehicles
+            if v.plate not in existing
+        ]
+        self.counts["vehicles"] += _bulk_create_validated(Vehicle, missing)
+
+
+def seed_registry(compound: Compound, plan: CompoundPlan, counts: Counter[str]) -> int:
+    """Write ``plan`` into ``compound``'s schema, creating only the rows it lacks.
+
+    Every row is looked up by its natural key (address path, ID number, credit code, plate),
+    so a second run writes nothing. Addresses and organisations go through the registry's
+    ``do_*`` actions; persons, houses, leases and vehicles are validated as the actions do and
+    bulk-inserted (see ``_bulk_create_validated``). Adds what it creates to ``counts`` (keys
+    "addresses", "houses", "persons", "leases", "organisations", "vehicles") and returns the
+    compound's current residents, for its population. Call it inside a transaction: the
+    caller decides how much an interrupted seed leaves behind.
+    """
+    with tenant_context(compound):
+        return _RegistrySeeder(compound, plan, counts).run()

@@ -17,11 +17,13 @@ from django.db.models import Count
 from django.test import RequestFactory
 from django_tenants.utils import tenant_context
 
-from district.demo_data import COMPOUNDS, DEMO_LOGINS, DEMO_PASSWORD, age_on, demo_logins_markdown
+from district.demo import DEMO_LOGINS, DEMO_PASSWORD, demo_logins_markdown
 from district.models import Area, RoleAssignment
 from district.scope import compounds_in_scope
+from registry.demo import age_on
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 from registry.validators import check_id_number, check_phone, check_plate, check_uscc
+from tenants.demo import COMPOUNDS
 from tenants.models import Compound
 
 pytestmark = pytest.mark.django_db
