@@ -10,16 +10,14 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
 from tenants.models import Compound
-from tenants.provisioning import ensure_template_schema, template_schema
+from tenants.provisioning import ensure_template_schema, template_schema, tenant_app_labels
 
 
 def tenant_migration_keys() -> set[tuple[str, str]]:
-    """(app, name) of every migration of the tenant apps on disk."""
-    from django.conf import settings
-
+    """(app, name) of every migration of the tenant apps on disk (replaced ones of a squash too)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    tenant_apps = {app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS}
-    return {key for key in loader.disk_migrations if key[0] in tenant_apps}
+    labels = tenant_app_labels()  # labels, not the last part of the app's path: they can differ
+    return {key for key in loader.disk_migrations if key[0] in labels}
 
 
 def schemas_with_pending(schemas: list[str]) -> list[str]:
@@ -41,8 +39,14 @@ class Command(BaseCommand):
         verbosity = options["verbosity"]
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
         ensure_template_schema(verbosity=verbosity)
-        schemas = list(Compound.objects.exclude(schema_name=template_schema()).values_list("schema_name", flat=True))
+        schemas = list(
+            Compound.objects.exclude(schema_name=template_schema())
+            .order_by("schema_name")
+            .values_list("schema_name", flat=True)
+        )
         pending = schemas_with_pending(schemas)
         for schema in pending:
             call_command("migrate_schemas", schema_name=schema, tenant=True, interactive=False, verbosity=verbosity)
-        self.stdout.write(f"compounds: {len(schemas)}, migrated: {len(pending)}")
+        # The names say which compounds were touched; the others had nothing pending and were skipped.
+        migrated = f" ({', '.join(pending)})" if pending else ""
+        self.stdout.write(f"compounds: {len(schemas)}, migrated: {len(pending)}{migrated}")
