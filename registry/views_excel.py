@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from urllib.parse import quote
 
-from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_tenants.utils import tenant_context
 
 from district.audit import do_record_audit
 from district.models import AuditAction
-from district.permissions import CHANGE_REGISTRY, VIEW_REGISTRY, has_capability
+from district.permissions import CHANGE_REGISTRY, has_capability
 from registry import actions
 from registry.excel import (
     SheetKind,
     export_filename,
     export_workbook,
-    run_import,
     template_filename,
     template_workbook,
 )
 from registry.forms import ExportForm, ImportForm
 from registry.kinds import KINDS
 from registry.models import ImportJob
-from registry.views import CompoundView
-from tenants.models import Compound
+from registry.permissions import RECORD_PERMISSIONS
+from registry.views import CompoundView, filtered
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Files up to this size import within the request (a few thousand rows, a few seconds);
-# larger ones run in a background thread while the page polls the job's progress.
-INLINE_IMPORT_BYTES = getattr(settings, "REGISTRY_INLINE_IMPORT_BYTES", 256 * 1024)
 
 
 def xlsx_response(content: bytes, filename: str) -> HttpResponse:
@@ -53,6 +46,8 @@ def excel_kind_or_404(kind: str) -> str:
 class TemplateDownloadView(CompoundView):
     """The empty template workbook of one kind, with Chinese headers and instructions."""
 
+    permissions = {"GET": RECORD_PERMISSIONS["list"]}
+
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         kind = excel_kind_or_404(kind)
         return xlsx_response(template_workbook(kind), template_filename(kind))
@@ -68,9 +63,8 @@ class ExportView(CompoundView):
     the reason stays out of URLs and server logs); a GET shows the form.
     """
 
-    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
-        # Exporting is reading: a POST here needs registry.view, not registry.change.
-        return has_capability(request.user, VIEW_REGISTRY, self.compound)
+    # Exporting is reading: a POST here needs what the list needs, not registry.change.
+    permissions = {"GET": RECORD_PERMISSIONS["list"], "POST": RECORD_PERMISSIONS["list"]}
 
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         # No export on GET: a link on another site must not make a browser export (and put a
@@ -94,7 +88,7 @@ class ExportView(CompoundView):
         masked = not self.shows_pii(request)
         exported: list[int] = []
         with transaction.atomic():  # no audit row, no file
-            found = k.search(k.model.objects.all(), q, tag, pii=not masked)
+            _filterset, found = filtered(k, request, {"q": q, "tag": tag})
             content = export_workbook(kind, found, mask_pii=masked, exported_ids=exported)
             do_record_audit(
                 request.user,
@@ -111,17 +105,10 @@ class ExportView(CompoundView):
         return xlsx_response(content, f"{self.compound.name}-{export_filename(kind, today)}")
 
 
-def _run_in_background(job_id: int, compound: Compound) -> None:
-    """Run an import in its own thread and database connection."""
-    try:
-        with tenant_context(compound):
-            run_import(ImportJob.objects.get(pk=job_id), compound)
-    finally:
-        connection.close()
-
-
 class ImportView(CompoundView):
-    """Upload a workbook; small files import at once, large ones in the background with progress."""
+    """Upload a workbook; the job worker imports it while the status page shows its progress."""
+
+    permissions = {"GET": RECORD_PERMISSIONS["list"], "POST": RECORD_PERMISSIONS["create"]}
 
     def get(self, request: HttpRequest, form: ImportForm | None = None) -> HttpResponse:
         # Import reports can echo cell contents: only those who may import see past jobs.
@@ -140,23 +127,23 @@ class ImportView(CompoundView):
             response.status_code = 422
             return response
         upload = form.cleaned_data["file"]
+        # Stored and queued in one transaction; a worker imports it (registry.tasks), resuming
+        # after a restart, and the status page polls its progress.
         job = actions.do_create_import_job(
-            kind=form.cleaned_data["kind"], filename=upload.name, content=upload.read(), acting_user=request.user
+            kind=form.cleaned_data["kind"],
+            filename=upload.name,
+            content=upload.read(),
+            acting_user=request.user,
+            compound=self.compound,
         )
-        if upload.size <= INLINE_IMPORT_BYTES:
-            run_import(job, self.compound)
-        else:
-            close_old_connections()
-            threading.Thread(target=_run_in_background, args=(job.pk, self.compound), daemon=True).start()
         return redirect(self.url("import_status", pk=job.pk))
 
 
 class ImportStatusView(CompoundView):
     """Progress and the per-row error report of one import; htmx polls the partial."""
 
-    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
-        # The error report can echo cell contents: only those who may import may read it.
-        return has_capability(request.user, CHANGE_REGISTRY, self.compound)
+    # The error report can echo cell contents: only those who may import may read it.
+    permissions = {"GET": RECORD_PERMISSIONS["create"]}
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = get_object_or_404(ImportJob.objects.defer("file"), pk=pk)

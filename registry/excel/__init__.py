@@ -6,10 +6,19 @@ The public entry points; ``kind`` is one of :class:`SheetKind` ("persons", "hous
 
 from registry.excel.columns import SheetKind, spec_for
 from registry.excel.exporter import export_filename, export_workbook
-from registry.excel.importer import ImportRefusedError, ImportResult, SheetRow, import_workbook, read_rows, run_import
+from registry.excel.importer import (
+    ImportInterruptedError,
+    ImportRefusedError,
+    ImportResult,
+    SheetRow,
+    import_workbook,
+    read_rows,
+    run_import,
+)
 from registry.excel.templates import template_filename, template_workbook
 
 __all__ = [
+    "ImportInterruptedError",
     "ImportRefusedError",
     "ImportResult",
     "SheetKind",

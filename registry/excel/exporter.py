@@ -15,7 +15,7 @@ from registry.models import Address
 __all__ = ["export_filename", "export_workbook"]
 
 # Persons are placed by their house's room: fetch the house with the person.
-RELATED = {SheetKind.PERSONS: ("house",), SheetKind.HOUSES: (), SheetKind.ORGANISATIONS: ()}
+RELATED: dict[str, tuple[str, ...]] = {SheetKind.PERSONS: ("house",), SheetKind.HOUSES: (), SheetKind.ORGANISATIONS: ()}
 
 
 class AddressPaths:
@@ -44,7 +44,7 @@ def _row_values(spec: SheetSpec, obj: models.Model, paths: AddressPaths) -> dict
     """The model values of one record by column field, its address as building/unit/floor/room."""
     values = {column.field: getattr(obj, column.field) for column in spec.columns if column.field not in ADDRESS_FIELDS}
     # A person's address is their house's room.
-    holder = obj.house if spec.kind == SheetKind.PERSONS else obj  # type: ignore[attr-defined]
+    holder: Any = obj.house if spec.kind == SheetKind.PERSONS else obj  # type: ignore[attr-defined]
     address_id = holder.address_id if holder is not None else None
     values.update(paths.numbers(address_id))
     return values
@@ -52,7 +52,7 @@ def _row_values(spec: SheetSpec, obj: models.Model, paths: AddressPaths) -> dict
 
 def _write_row(sheet: Worksheet, spec: SheetSpec, row: int, values: dict[str, Any], mask_pii: bool) -> None:
     for index, column in enumerate(spec.columns, start=1):
-        value = cell_value(column, values.get(column.field), mask_pii=mask_pii)
+        value: Any = cell_value(column, values.get(column.field), mask_pii=mask_pii)  # a value openpyxl writes
         cell = sheet.cell(row=row, column=index, value=value)
         if column.is_text_cell:
             cell.number_format = TEXT_FORMAT

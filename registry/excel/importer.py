@@ -4,6 +4,12 @@ Each row is saved in its own savepoint, so a bad row is reported and skipped wit
 the rows around it. Errors name the Excel row number and the Chinese column header, with a
 message in the active language, so staff can fix the file and import it again (re-importing
 creates nothing twice: see ``records``).
+
+An import job (:func:`run_import`, run by the job worker) commits its rows in batches of
+:data:`BATCH_ROWS`, each in one transaction with the job's counters and errors so far. A worker
+killed half-way leaves the rows and the counts of its last committed batch, nothing of the
+batch it was in; running the job again resumes after the last batch, and the final counts are
+those of one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -16,10 +22,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DataError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
@@ -27,6 +32,7 @@ from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from district.typing import AnyUser
 from registry.excel.cells import CellError, is_blank, parse_cell
 from registry.excel.columns import SheetSpec, spec_for
 from registry.excel.records import ImportSession, NaturalKey, Outcome, natural_key, save_row
@@ -35,7 +41,9 @@ from registry.models import ImportJob
 from tenants.models import Compound
 
 __all__ = [
+    "BATCH_ROWS",
     "PROGRESS_EVERY",
+    "ImportInterruptedError",
     "ImportRefusedError",
     "ImportResult",
     "SheetRow",
@@ -46,9 +54,21 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 50  # rows between two progress reports (each one is an UPDATE of the job)
+PROGRESS_EVERY = 50  # rows between two progress reports of import_workbook()
+# Rows committed together with the job's counters by run_import(): the checkpoint a restarted
+# import resumes from, and the step of the progress bar. Large enough that commits cost little
+# next to the rows (savepoints are cheap, commits wait for the disk), small enough that a
+# restart redoes little and the progress bar moves.
+BATCH_ROWS = 100
 
 Progress = Callable[[int, int], None]
+
+
+class ImportInterruptedError(Exception):
+    """``run_import`` did not finish the job here: asked to stop, or another run holds the job.
+
+    The job is left at its last checkpoint, still ``running``: run it again (later) to resume.
+    """
 
 
 class ImportRefusedError(ValueError):
@@ -239,7 +259,7 @@ def import_workbook(
     compound: Compound,
     progress: Progress | None = None,
     *,
-    acting_user: AbstractBaseUser | AnonymousUser | None = None,
+    acting_user: AnyUser | None = None,
 ) -> ImportResult:
     """Import a workbook of ``kind`` into ``compound``'s schema; raises :class:`ImportRefusedError`.
 
@@ -263,53 +283,161 @@ def import_workbook(
     return result
 
 
-def _uploader(job: ImportJob) -> AbstractBaseUser | AnonymousUser | None:
+def _uploader(job: ImportJob) -> AnyUser | None:
     """The user who uploaded ``job``; an anonymous one (no rights) if that user is gone."""
     if job.created_by_id is None:
         return None
     return get_user_model().objects.filter(pk=job.created_by_id).first() or AnonymousUser()
 
 
-def run_import(job: ImportJob, compound: Compound) -> ImportJob:
-    """Run the import of ``job`` in ``compound``, recording progress, counts and errors on the job.
+def _keys_saved_before(spec: SheetSpec, rows: list[SheetRow], errors: list[dict[str, Any]]) -> dict[Any, int]:
+    """The natural keys of the rows a previous run saved, as the ``seen`` map it had built.
 
-    The rows are saved with the rights of the job's uploader (``created_by_id``).
+    A row was saved if it has no error in the report: parsing it again (no database) gives its
+    key, so a later row repeating it is still reported as a duplicate after a restart.
+    """
+    failed = {error["row"] for error in errors}
+    seen: dict[Any, int] = {}
+    for row in rows:
+        if row.number in failed:
+            continue
+        values = _parse(spec, row, ImportResult())
+        if values is not None:
+            seen.setdefault(natural_key(spec, values).value, row.number)
+    return seen
+
+
+# The fields a run writes; a resumed run starts from them.
+PROGRESS_FIELDS = [
+    "status",
+    "total_rows",
+    "processed_rows",
+    "created_count",
+    "updated_count",
+    "unchanged_count",
+    "errors",
+]
+
+
+def _checkpoint(job: ImportJob, processed: int, result: ImportResult) -> None:
+    job.processed_rows = processed
+    job.created_count, job.updated_count, job.unchanged_count = result.created, result.updated, result.unchanged
+    job.errors = result.errors
+    job.save(update_fields=["processed_rows", "created_count", "updated_count", "unchanged_count", "errors"])
+
+
+def _import_in_batches(
+    job: ImportJob, compound: Compound, should_stop: Callable[[], bool] | None, batch_rows: int
+) -> None:
+    """Import the rows of ``job`` after its checkpoint, committing each batch with the counters."""
+    rows = read_rows(job.kind, bytes(job.file))  # refuses an unknown kind too
+    spec = spec_for(job.kind)
+    start = min(job.processed_rows, len(rows))
+    # Counts and errors continue from the checkpoint (all zero on a first run).
+    result = ImportResult(
+        total=len(rows),
+        created=job.created_count,
+        updated=job.updated_count,
+        unchanged=job.unchanged_count,
+        errors=list(job.errors),
+    )
+    seen = _keys_saved_before(spec, rows[:start], result.errors)
+    session = ImportSession(compound, _uploader(job))
+    if job.total_rows != len(rows):
+        job.total_rows = len(rows)
+        job.save(update_fields=["total_rows"])
+    for offset in range(start, len(rows), batch_rows):
+        if should_stop and should_stop():
+            raise ImportInterruptedError(f"import job {job.pk} stopped after {offset} of {len(rows)} rows")
+        batch = rows[offset : offset + batch_rows]
+        with transaction.atomic():
+            for row in batch:
+                _import_row(spec, row, session, seen, result)
+            _checkpoint(job, offset + len(batch), result)
+
+
+def _try_lock(job: ImportJob, compound: Compound) -> bool:
+    """Take the session lock of this job; ``False`` if another connection holds it.
+
+    A job is only retried once its worker looks dead (district.jobs), but a worker that was
+    merely stuck could come back: the lock makes sure one run at a time writes the job. It
+    goes with the connection, so a killed worker's lock is released by PostgreSQL at once.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [_lock_key(job, compound)])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(job: ImportJob, compound: Compound) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_lock_key(job, compound)])
+    except DatabaseError:
+        # The session is gone, and its lock with it; do not hide the error that ended the run.
+        logger.warning("could not unlock Excel import job %s", job.pk, exc_info=True)
+
+
+def _lock_key(job: ImportJob, compound: Compound) -> str:
+    return f"registry.import:{compound.schema_name}:{job.pk}"
+
+
+def run_import(
+    job: ImportJob,
+    compound: Compound,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportJob:
+    """Run the import of ``job`` in ``compound``, or resume it from its last checkpoint.
+
+    Rows are committed ``batch_rows`` at a time, each batch in one transaction with the job's
+    progress, counts and errors so far (see the module docstring). The rows are saved with
+    the rights of the job's uploader (``created_by_id``). A job already done or failed is
+    left as it is.
+
+    Raises :class:`ImportInterruptedError`, leaving the job ``running`` at its checkpoint, when
+    ``should_stop()`` (asked before each batch) answers true, or when another connection is
+    running this job right now (a worker presumed dead that is only slow, or whose session the
+    server has not yet closed).
 
     Never raises for a bad file: the job ends ``failed`` with its reason in ``message``.
     An unexpected error is logged and also ends the job ``failed``, so it never stays "running".
     """
     with tenant_context(compound):
-        job.status, job.processed_rows = ImportJob.Status.RUNNING, 0
-        job.save(update_fields=["status", "processed_rows"])
-
-        def report(processed: int, total: int) -> None:
-            job.processed_rows, job.total_rows = processed, total
-            job.save(update_fields=["processed_rows", "total_rows"])
-
+        if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+            return job
+        if not _try_lock(job, compound):
+            raise ImportInterruptedError(f"import job {job.pk} is being run by another connection")
         try:
-            result = import_workbook(job.kind, bytes(job.file), compound, progress=report, acting_user=_uploader(job))
-        except ImportRefusedError as exc:
-            job.status, job.message = ImportJob.Status.FAILED, exc.message
-        except Exception:
-            logger.exception("Excel import job %s failed", job.pk)
-            job.status = ImportJob.Status.FAILED
-            job.message = _("The import stopped on an unexpected error. Rows saved before it are kept.")
-        else:
-            job.status = ImportJob.Status.DONE
-            job.created_count, job.updated_count, job.unchanged_count = result.created, result.updated, result.unchanged
-            job.errors = result.errors
-            # The counts and errors are on the job; ``message`` is kept for why a job failed.
-            job.message = ""
-        job.finished_at = timezone.now()
-        job.save(
-            update_fields=[
-                "status",
-                "message",
-                "created_count",
-                "updated_count",
-                "unchanged_count",
-                "errors",
-                "finished_at",
-            ]
-        )
+            return _run_locked(job, compound, should_stop, batch_rows)
+        finally:
+            _unlock(job, compound)
+
+
+def _run_locked(
+    job: ImportJob, compound: Compound, should_stop: Callable[[], bool] | None, batch_rows: int
+) -> ImportJob:
+    # The caller's copy may predate a run that died after its last checkpoint.
+    job.refresh_from_db(fields=PROGRESS_FIELDS)
+    if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+        return job
+    job.status = ImportJob.Status.RUNNING
+    job.save(update_fields=["status"])
+    try:
+        _import_in_batches(job, compound, should_stop, batch_rows)
+    except ImportInterruptedError:
+        raise
+    except ImportRefusedError as exc:
+        job.status, job.message = ImportJob.Status.FAILED, exc.message
+    except Exception:
+        logger.exception("Excel import job %s failed", job.pk)
+        job.refresh_from_db(fields=PROGRESS_FIELDS)  # what the last committed batch recorded
+        job.status = ImportJob.Status.FAILED
+        job.message = _("The import stopped on an unexpected error. Rows saved before it are kept.")
+    else:
+        job.status = ImportJob.Status.DONE
+        # The counts and errors are on the job; ``message`` is kept for why a job failed.
+        job.message = ""
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "message", "finished_at"])
     return job

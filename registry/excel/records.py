@@ -13,12 +13,11 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 
+from district.typing import AnyUser
 from registry import actions
 from registry.excel.columns import ADDRESS_FIELDS, SheetKind, SheetSpec
 from registry.models import Address, House, Organisation, Person
@@ -136,7 +135,7 @@ class ImportSession:
     (:meth:`keep`): a failed row's new addresses are rolled back and must not be handed on.
     """
 
-    def __init__(self, compound: Compound, acting_user: AbstractBaseUser | AnonymousUser | None = None) -> None:
+    def __init__(self, compound: Compound, acting_user: AnyUser | None = None) -> None:
         self.compound = compound
         # ``None`` is a system write; with a user, the actions apply the user's rights
         # (only police roles may set or clear the key-person tag).
@@ -153,7 +152,7 @@ class ImportSession:
         found = self._get(numbers)
         if found:
             return found[0]
-        address = actions.do_ensure_address_path(self.compound, numbers)
+        address = actions.do_ensure_address_path(self.compound, numbers, acting_user=self.acting_user)
         self._pending[tuple(numbers)] = (address, None)
         return address
 

@@ -1,4 +1,4 @@
-"""Browser tests: a real daphne server on its own seeded database, driven by headless Chromium.
+"""Browser tests: a real daphne server and job worker on their own seeded database, driven by headless Chromium.
 
 Why not pytest-django's ``live_server``: it flushes the database after every test, which would
 truncate the public schema (areas, compounds) the rest of the suite shares. Instead one
@@ -135,21 +135,36 @@ def _public_schema_after_each_test() -> None:
     """
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL after 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a daphne server on a freshly migrated and seeded ``<database>_e2e``."""
+    """Base URL of a daphne server on a freshly migrated and seeded ``<database>_e2e``.
+
+    A job worker (``manage.py procrastinate worker``) runs beside it, as with ``make run``:
+    uploads are imported by it.
+    """
     base_url_db = _base_database_url()
     name = f"{database_name(base_url_db)}_e2e"
     url = with_database(base_url_db, name)
     _drop_database(base_url_db, name)
     _run_maintenance(base_url_db, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "district.settings", "DEBUG": "false"}
-    server: subprocess.Popen[bytes] | None = None
+    processes: list[subprocess.Popen[bytes]] = []
     try:
         _manage(env, "migrate_all", "-v0")
         _manage(env, "seed_demo", *SEED_ARGS)
         port = _free_port()
-        log = tmp_path_factory.mktemp("e2e") / "daphne.log"
+        logs = tmp_path_factory.mktemp("e2e")
+        log = logs / "daphne.log"
         with log.open("wb") as out:
             server = subprocess.Popen(
                 [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "district.asgi:application"],
@@ -158,17 +173,22 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        processes.append(server)
+        with (logs / "worker.log").open("wb") as out:
+            worker = subprocess.Popen(
+                [str(VENV_BIN / "python"), "manage.py", "procrastinate", "worker"],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append(worker)
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(base_url, server, log)
         yield base_url
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        for process in processes:
+            _stop(process)
         _drop_database(base_url_db, name)
 
 

@@ -14,6 +14,7 @@ from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from registry.excel import (
+    ImportInterruptedError,
     ImportRefusedError,
     export_workbook,
     import_workbook,
@@ -516,3 +517,43 @@ def test_run_import_of_a_bad_file_fails_the_job_with_its_reason(in_a, english):
     run_import(job, in_a)
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED and ".xlsx" in job.message and job.finished_at
+
+
+def test_run_import_stops_at_a_checkpoint_and_resumes_with_the_counts_of_one_run(in_a, compound_b, english):
+    rows = [person_row(姓名=f"居民{n}", 证件号码=make_id_number(seq=n)) for n in range(25)]
+    rows[3] = person_row(证件号码=BAD_ID)  # sheet row 5, in the first batch
+    rows[22] = person_row(姓名="又一个", 证件号码=make_id_number(seq=1))  # row 24 repeats row 3, after the checkpoint
+    data = workbook("persons", rows)
+    job = ImportJob.objects.create(kind="persons", filename="p.xlsx", file=data)
+    asked = iter([False, False, True])  # go on, go on, stop: after two batches of 10
+
+    with pytest.raises(ImportInterruptedError):
+        run_import(job, in_a, should_stop=lambda: next(asked), batch_rows=10)
+
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.total_rows) == (ImportJob.Status.RUNNING, 20, 25)
+    assert (job.created_count, [e["row"] for e in job.errors]) == (19, [5])
+    assert Person.objects.count() == 19 and job.finished_at is None
+
+    run_import(ImportJob.objects.get(pk=job.pk), in_a, batch_rows=10)
+
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows) == (ImportJob.Status.DONE, 25)
+    assert (job.created_count, job.updated_count, job.unchanged_count) == (23, 0, 0)
+    assert [e["row"] for e in job.errors] == [5, 24] and "row 3" in job.errors[1]["message"]
+    assert Person.objects.count() == 23
+    # The same file in one run (in compound B): the same counts and the same report.
+    with tenant_context(compound_b):
+        once = ImportJob.objects.create(kind="persons", filename="p.xlsx", file=data)
+        run_import(once, compound_b)
+    assert (once.created_count, once.updated_count, once.unchanged_count, once.errors) == (
+        job.created_count,
+        job.updated_count,
+        job.unchanged_count,
+        job.errors,
+    )
+
+    finished_at = job.finished_at
+    run_import(job, in_a)  # a finished job is left as it is (e.g. a job retried after its last commit)
+    job.refresh_from_db()
+    assert (job.status, job.finished_at, job.created_count) == (ImportJob.Status.DONE, finished_at, 23)
