@@ -1,4 +1,4 @@
-"""Audit log page and API (city bureau). Included before the generic ``api/`` router."""
+"""Audit log page, its exports and API (city bureau). Included before the generic ``api/`` router."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
@@ -12,5 +12,6 @@ router.register("api/audit", audit_api.AuditEntryViewSet, basename="audit-entry"
 
 urlpatterns = [
     path("audit/", views_audit.AuditLogView.as_view(), name="audit-log"),
+    path("audit/export.<str:fmt>", views_audit.AuditExportView.as_view(), name="audit-export"),
     path("", include(router.urls)),
 ]

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import BasePermission, IsAuthenticated
-from rest_framework.request import Request
 
 from district.audit import AuditFilterForm, audit_entries_visible_to, filter_audit_entries
+from district.audit_display import present
 from district.models import AuditEntry
-from district.permissions import VIEW_AUDIT, has_capability
+from district.permissions import VIEW_AUDIT, need
 
 FILTERS = [
     OpenApiParameter("user", str, description="Username contains"),
-    OpenApiParameter("action", str, description="Action, e.g. view_pii, search_id_number, export"),
+    OpenApiParameter(
+        "action", str, description="Action, e.g. create, update, delete, view_pii, search_id_number, export"
+    ),
+    OpenApiParameter("record_type", str, description="Record type as app_label.model_name, e.g. registry.person"),
     OpenApiParameter("compound", str, description="Compound code, or the start of one (a street's code)"),
     OpenApiParameter("date_from", str, description="From this date (YYYY-MM-DD), inclusive"),
     OpenApiParameter("date_to", str, description="Up to this date (YYYY-MM-DD), inclusive"),
@@ -26,9 +26,12 @@ FILTERS = [
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
+    """One audit row: its stored codes, and ``summary``, the row as a sentence in the request's language."""
+
     action_label = serializers.CharField(source="get_action_display", read_only=True)
     compound_code = serializers.CharField(source="compound.code", read_only=True, default=None)
     compound_name = serializers.CharField(source="compound.name", read_only=True, default=None)
+    summary = serializers.SerializerMethodField()
 
     class Meta:
         model = AuditEntry
@@ -47,15 +50,13 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "reason",
             "detail",
             "ip",
+            "summary",
         ]
         read_only_fields = fields
 
-
-class CanViewAudit(BasePermission):
-    """The ``audit.view`` capability (city bureau; superusers)."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return has_capability(request.user, VIEW_AUDIT)
+    def get_summary(self, entry: AuditEntry) -> str:
+        """Who did what to which record, e.g. "alice — 修改记录：人员 #12（姓名、联系电话）"."""
+        return present(entry, links=False).summary
 
 
 @extend_schema_view(list=extend_schema(parameters=FILTERS))
@@ -64,7 +65,7 @@ class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = AuditEntrySerializer
     queryset = AuditEntry.objects.none()
-    permission_classes = [IsAuthenticated, CanViewAudit]
+    permissions = {"list": need(VIEW_AUDIT), "retrieve": need(VIEW_AUDIT), "metadata": need(VIEW_AUDIT)}
     filter_backends: list = []  # the filters are AuditFilterForm's, shared with the page
 
     def get_queryset(self) -> QuerySet[AuditEntry]:
