@@ -1,0 +1,734 @@
+"""The generated permission matrix: every URL pattern × every method it handles × every actor.
+
+Nothing is written case by case (STYLE.md §5). The cases come from walking the URL resolver
+(pages and API alike); what each case needs comes from the view's own permission declaration
+(``district.permissions.declared_need``), and the expected status from that need, the roles'
+capabilities (``ROLE_CAPABILITIES``) and the scope rules:
+
+- anonymous → a page redirects to the login page, the API answers 403 (DRF's session
+  authentication), unless the method is declared ``PUBLIC``;
+- compound URLs (``/c/<code>/…``): out of scope → 404 from the compound middleware, before
+  anything else is asked;
+- an undeclared method → 403, whoever asks;
+- in scope (or a URL outside compounds) → 403 when the declared capability is missing, else
+  the seed's success status; on URLs outside compounds, a method that acts on a record of a
+  compound outside the user's scope answers as the seed says (404, or the form's 422).
+
+URL arguments and request bodies come from ``SEEDS``, keyed by URL name; every seed body is
+meant to succeed, so the matrix proves the allowed cases as well as the refused ones. A URL
+without a seed or without a declaration is reported by :func:`build` (a dedicated test in
+``test_permission_declarations`` fails with the endpoint's name). DRF's format-suffix twins
+(``/api/areas.json``) are URL patterns of their own and join the matrix like the others.
+
+Every response is also searched for a distinctive resident of a compound it must not show,
+and out of scope for that compound's and street's names.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+
+from axes.models import AccessLog
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.models import Session
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import models
+from django.test import Client
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, resolve, reverse
+from django_tenants.utils import tenant_context
+
+from district.audit import do_record_audit
+from district.choices import ROLE_LEVEL, Role
+from district.middleware import API_PATH
+from district.models import Area, AuditAction, AuditEntry, RoleAssignment
+from district.permissions import (
+    ALL_CAPABILITIES,
+    ROLE_CAPABILITIES,
+    Need,
+    declaration_of,
+    declared_need,
+    handles_method,
+)
+from registry import actions
+from registry.excel import SheetKind, template_workbook
+from registry.kinds import KINDS
+from registry.models import Address, House, ImportJob, Lease, Organisation, Person, Vehicle
+from tenants.models import Compound
+from tests.conftest import CITY, CODE_A, CODE_B, DISTRICT, STREET_A
+from tests.factories import (
+    AddressPathFactory,
+    HouseFactory,
+    OrganisationFactory,
+    VehicleFactory,
+    make_id_number,
+    make_uscc,
+)
+
+ANONYMOUS, SUPERUSER = "anonymous", "superuser"
+IN, OUT = "in", "out"
+
+# Where each role is held in the matrix.
+ROLE_NODES: dict[str, str] = {
+    Role.CITY_BUREAU: CITY,
+    Role.DISTRICT_BRANCH: DISTRICT,
+    Role.STREET_OFFICE: STREET_A,
+    Role.PROPERTY_STAFF: CODE_A,
+    Role.BEAT_OFFICER: CODE_A,
+    Role.GRID_WORKER: CODE_A,
+    Role.MEDIATOR: CODE_A,
+}
+ACTORS: list[tuple[str, str]] = [(role, scope) for role in ROLE_NODES for scope in (IN, OUT)]
+ACTORS += [(ANONYMOUS, IN), (ANONYMOUS, OUT), (SUPERUSER, IN)]  # a superuser has no "outside"
+
+# The nearest compound outside each actor's scope. Compound B (the sibling street) is inside
+# the district and the city, so those roles are tested against a compound of another district
+# and of another city (made by the ``matrix_world`` fixture, once per module).
+OTHER_DISTRICT = {"district": ("370103", "槐荫区"), "street": ("370103010", "矩阵外区街道"), "compound": "370103010001"}
+OTHER_CITY = {
+    "city": ("370200", "青岛市"),
+    "district": ("370202", "市南区"),
+    "street": ("370202001", "矩阵外市街道"),
+    "compound": "370202001001",
+}
+OUTSIDE: dict[str, str] = {Role.CITY_BUREAU: OTHER_CITY["compound"], Role.DISTRICT_BRANCH: OTHER_DISTRICT["compound"]}
+COMPOUND_NAMES = {OTHER_DISTRICT["compound"]: "矩阵外区小区", OTHER_CITY["compound"]: "矩阵外市小区"}
+
+# A distinctive resident per compound: neither may show up where the compound is foreign.
+RESIDENTS: dict[str, tuple[str, str]] = {
+    CODE_A: ("甲矩阵居民", make_id_number(seq=601)),
+    CODE_B: ("乙矩阵居民", make_id_number(seq=602)),
+    OTHER_DISTRICT["compound"]: ("丙矩阵居民", make_id_number(seq=603)),
+    OTHER_CITY["compound"]: ("丁矩阵居民", make_id_number(seq=604)),
+}
+
+
+def outside(actor: str) -> str:
+    """The compound code out of the actor's scope (compound B unless it is inside)."""
+    return OUTSIDE.get(actor, CODE_B)
+
+
+# --- Walking the URL resolver -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern: its route as ``ResolverMatch.route`` spells it, its name and its view."""
+
+    route: str
+    name: str  # namespaced ("registry:edit"); the route itself when the pattern has no name
+    callback: Any = field(compare=False)
+    params: frozenset[str]  # the URL's keyword arguments
+
+    @property
+    def label(self) -> str:
+        """The name, with ``.json`` for DRF's format-suffix twin of a pattern."""
+        return f"{self.name}.json" if "format" in self.params else self.name
+
+
+def _join(route1: str, route2: str) -> str:
+    """Django's ``URLResolver._join_route``: how a ResolverMatch spells a nested route."""
+    return route2 if not route1 else route1 + route2.removeprefix("^")
+
+
+def walk(resolver: URLResolver | None = None) -> list[Route]:
+    """Every URL pattern of the urlconf (``ROOT_URLCONF`` by default), includes followed."""
+
+    def patterns(res: URLResolver, namespaces: tuple[str, ...]) -> Iterator[tuple[str, str, Any, frozenset[str]]]:
+        for entry in res.url_patterns:
+            if isinstance(entry, URLResolver):
+                inner = (*namespaces, entry.namespace) if entry.namespace else namespaces
+                own = set(entry.pattern.regex.groupindex)
+                for route, name, callback, params in patterns(entry, inner):
+                    yield _join(str(entry.pattern), route), name, callback, params | own
+            elif isinstance(entry, URLPattern):
+                name = ":".join((*namespaces, entry.name)) if entry.name else ""
+                yield str(entry.pattern), name, entry.callback, frozenset(entry.pattern.regex.groupindex)
+
+    return [
+        Route(route=route, name=name or route, callback=callback, params=frozenset(params))
+        for route, name, callback, params in patterns(resolver or get_resolver(), ())
+    ]
+
+
+PAGE_METHODS = ("GET", "POST")
+VIEWSET_ACTIONS = ("list", "retrieve", "create", "update", "partial_update", "destroy")
+
+
+def operations(route: Route) -> list[tuple[str, str | None]]:
+    """(HTTP method, viewset action or None) for each method the view handles.
+
+    Pages: GET and POST if the view handles them (a function view counts as handling both);
+    viewsets: their router's actions, among those the viewset's ``http_method_names`` allow.
+    """
+    _declared, actions_map = declaration_of(route.callback)
+    if actions_map is None:
+        return [(method, None) for method in PAGE_METHODS if handles_method(route.callback, method)]
+    # DRF adds "head" to a viewset's map on its first request: HEAD is GET, not a case of its own.
+    allowed = set(route.callback.cls.http_method_names) - {"head", "options"}
+    return [
+        (method.upper(), action)
+        for method, action in actions_map.items()
+        if action in VIEWSET_ACTIONS and method in allowed
+    ]
+
+
+# --- The world the cases run in --------------------------------------------------------------
+#
+# Built once per module and committed (each case's transaction then rolls back whatever the
+# case changed, deletions included): per compound a distinctive resident and a deletable
+# record of every kind; per actor a user, its role and a signed-in session.
+
+
+@dataclass
+class Records:
+    """What one compound holds for the cases (its schema's rows, and public rows about it)."""
+
+    compound: Compound
+    resident: Person  # distinctive: must never show where the compound is foreign
+    house: models.Model
+    lease: Lease
+    organisation: models.Model
+    vehicle: models.Model
+    building: models.Model  # an address with plates
+    spare_room: models.Model  # a room without a house, for a new house
+    import_job: ImportJob
+    held: RoleAssignment  # a mediator's role at the compound, to list and revoke
+    audit: Any  # an audit row about the resident
+
+    def of_kind(self, kind: str) -> models.Model:
+        return {
+            "persons": self.resident,
+            "houses": self.house,
+            "leases": self.lease,
+            "organisations": self.organisation,
+            "vehicles": self.vehicle,
+            "addresses": self.building,
+        }[kind]
+
+
+@dataclass
+class World:
+    records: dict[str, Records]  # by compound code
+    users: dict[str, Any]  # by actor
+    sessions: dict[str, str]  # by actor: a signed-in session key
+    newcomer: Any  # a user without roles, to assign one to
+
+
+def make_user(username: str, **extra: Any) -> Any:
+    # No password: hashing one (PBKDF2) would cost more than the whole request under test.
+    return get_user_model().objects.create(username=username, **extra)
+
+
+def _records(where: Compound, held_by: Any) -> Records:
+    name, number = RESIDENTS[where.code]
+    with tenant_context(where):
+        resident = actions.do_save_person(Person(name=name, id_number=number))
+        tenant = actions.do_save_person(Person(name="矩阵租客", id_number=make_id_number(seq=605)))
+        lease = actions.do_save_lease(
+            Lease(
+                house=HouseFactory(address=AddressPathFactory("9", "1", "1", "102")),
+                tenant=tenant,
+                start_date=datetime.date(2025, 1, 1),
+            )
+        )
+        records = Records(
+            compound=where,
+            resident=resident,
+            house=HouseFactory(address=AddressPathFactory("9", "1", "1", "101")),
+            lease=lease,
+            organisation=OrganisationFactory(name="矩阵超市", uscc=make_uscc(seq=99990)),
+            vehicle=VehicleFactory(plate="鲁A60601"),
+            building=AddressPathFactory("7"),
+            spare_room=AddressPathFactory("8", "1", "1", "101"),
+            import_job=ImportJob.objects.create(kind="persons", filename="人口.xlsx", file=b""),
+            held=RoleAssignment.objects.create(user=held_by, role=Role.MEDIATOR, compound=where),
+            audit=None,
+        )
+    records.audit = do_record_audit(AnonymousUser(), AuditAction.VIEW_PII, compound=where, objects=[resident])
+    return records
+
+
+REGISTRY_MODELS = (Lease, Vehicle, Person, House, Organisation, ImportJob)
+WORLD_COMPOUNDS = (CODE_A, CODE_B)  # the far compounds are made and dropped with the world
+
+
+def latest_audit_row() -> int:
+    return AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def assert_world_compounds_empty() -> None:
+    """Compounds A and B hold no records (``tests/conftest.py`` makes them empty, and every
+    other test rolls back): :func:`remove_world` empties them again after the module."""
+    for code in WORLD_COMPOUNDS:
+        with tenant_context(compound(code)):
+            assert not Address.objects.exists(), f"compound {code} is not empty: the matrix would delete its rows"
+
+
+def build_world() -> World:
+    """Records in compounds A, B and the far compounds; actors with sessions. Committed."""
+    audit_mark = latest_audit_row()
+    held_by = make_user("matrix-held")
+    records = {code: _records(compound(code), held_by) for code in RESIDENTS}
+    # The records' own "created" audit rows would show the residents on the audit pages.
+    AuditEntry.objects.filter(pk__gt=audit_mark).exclude(pk__in=[r.audit.pk for r in records.values()]).delete()
+    users = {
+        actor: make_actor(actor) for actor in dict.fromkeys(actor for actor, _scope in ACTORS) if actor != ANONYMOUS
+    }
+    sessions = {}
+    for actor, user in users.items():
+        browser = Client()
+        browser.force_login(user)
+        sessions[actor] = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    return World(records=records, users=users, sessions=sessions, newcomer=make_user("matrix-newcomer"))
+
+
+def remove_world(audit_mark: int) -> None:
+    """Delete what :func:`build_world` committed, even if it stopped half-way.
+
+    Runs before the far compounds are dropped (their audit rows go first).
+    """
+    for code in WORLD_COMPOUNDS:
+        with tenant_context(compound(code)):
+            for model in REGISTRY_MODELS:
+                model.objects.all().delete()
+            for address in sorted(Address.objects.all(), key=lambda a: -len(a.code)):
+                address.delete()
+    AuditEntry.objects.filter(pk__gt=audit_mark).delete()
+    users = get_user_model().objects.filter(username__startswith="matrix-")
+    user_ids = {str(pk) for pk in users.values_list("pk", flat=True)}
+    Session.objects.filter(
+        session_key__in=[s.session_key for s in Session.objects.all() if s.get_decoded().get(SESSION_KEY) in user_ids]
+    ).delete()
+    AccessLog.objects.filter(username__startswith="matrix-").delete()
+    users.delete()
+
+
+def make_actor(actor: str) -> Any:
+    if actor == SUPERUSER:
+        return make_user("matrix-root", is_superuser=True)
+    code = ROLE_NODES[actor]
+    node = (
+        {"compound": Compound.objects.get(code=code)}
+        if ROLE_LEVEL[actor] is None
+        else {"area": Area.objects.get(code=code)}
+    )
+    user = make_user(f"matrix-{actor}")
+    RoleAssignment.objects.create(user=user, role=actor, **node)
+    return user
+
+
+# --- Seeds: URL arguments and bodies, keyed by URL name ---------------------------------------
+
+
+@dataclass
+class Setting:
+    """What a seed may use: the target compound's records (its schema is active for compound URLs)."""
+
+    target: Compound
+    records: Records
+    world: World
+    variant: dict[str, str]
+
+
+@dataclass
+class Made:
+    """What a seed made: the URL's runtime arguments (pk) and bodies per method or action."""
+
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    bodies: dict[str, Any] = field(default_factory=dict)
+
+
+def nothing(setting: Setting) -> Made:
+    return Made()
+
+
+@dataclass(frozen=True)
+class Seed:
+    """How to call the URLs of one name, and what success looks like there.
+
+    ``ok`` overrides the default success status of a method or action (GET 200, POST 302, list
+    and retrieve 200, create 201, update 200, destroy 204); ``ok_anonymous`` does so for
+    anonymous visitors of PUBLIC methods. ``out`` is the status of a method acting on a record
+    of a compound outside the user's scope, on URLs outside compounds (compound URLs answer
+    404 from the middleware). ``variants`` are URL arguments making separate cases (kinds).
+    """
+
+    make: Callable[[Setting], Made] = nothing
+    variants: tuple[dict[str, str], ...] = ({},)
+    ok: dict[str, int] = field(default_factory=dict)
+    ok_anonymous: dict[str, int] = field(default_factory=dict)
+    out: dict[str, int] = field(default_factory=dict)
+
+
+SUCCESS = {
+    "GET": 200,
+    "POST": 302,
+    "list": 200,
+    "retrieve": 200,
+    "create": 201,
+    "update": 200,
+    "partial_update": 200,
+    "destroy": 204,
+}
+LOGIN_PASSWORD = "matrix-Pass-2026"
+
+
+def form_values(form: Any) -> dict[str, Any]:
+    """What a form shows, as a POST body: submitting it saves the record unchanged."""
+    values: dict[str, Any] = {}
+    for bound in form:
+        value = bound.value()
+        if isinstance(value, list | tuple):
+            values[bound.name] = [str(v) for v in value]
+        elif value is not None:
+            values[bound.name] = str(value)
+    return values
+
+
+def new_record(kind: str, s: Setting) -> dict[str, Any]:
+    """The body of a valid new record of ``kind`` (form fields and API fields alike)."""
+    r = s.records
+    return {
+        "persons": {
+            "name": "新登记居民",
+            "id_type": "resident_id",
+            "id_number": make_id_number(seq=610),
+            "residence_type": "permanent",
+        },
+        "houses": {"address": r.spare_room.pk, "use": "owner_occupied"},
+        "leases": {"house": r.house.pk, "tenant": r.resident.pk, "start_date": "2025-06-01"},
+        "organisations": {"name": "矩阵便利店", "uscc": make_uscc(seq=99991), "kind": "shop", "staff_count": 0},
+        "vehicles": {"plate": "鲁B54321", "vehicle_type": "car"},
+        "addresses": {"parent": None, "number": "77"},
+    }[kind]
+
+
+def changes(kind: str, s: Setting) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A full (PUT) and a partial (PATCH) API body for the compound's record of ``kind``."""
+    r = s.records
+    return {
+        "persons": (
+            {"name": r.resident.name, "id_number": r.resident.id_number, "phone": "13900000001"},
+            {"phone": "13900000001"},
+        ),
+        "houses": ({"address": r.house.address_id, "notes": "矩阵"}, {"notes": "矩阵"}),
+        "leases": (
+            {
+                "house": r.lease.house_id,
+                "tenant": r.lease.tenant_id,
+                "start_date": "2025-01-01",
+                "end_date": "2026-05-31",
+            },
+            {"end_date": "2026-05-31"},
+        ),
+        "organisations": ({"name": "矩阵超市", "uscc": r.organisation.uscc, "staff_count": 3}, {"staff_count": 3}),
+        "vehicles": ({"plate": r.vehicle.plate, "colour": "白色"}, {"colour": "白色"}),
+        "addresses": ({}, {}),  # read-only once made
+    }[kind]
+
+
+# Compound pages.
+
+
+def record_page(s: Setting) -> Made:
+    kind = s.variant["kind"]
+    obj = s.records.of_kind(kind)
+    return Made(kwargs={"pk": obj.pk}, bodies={"POST": form_values(KINDS[kind].form(instance=obj))})
+
+
+def create_page(s: Setting) -> Made:
+    return Made(bodies={"POST": new_record(s.variant["kind"], s)})
+
+
+def address_page(s: Setting) -> Made:
+    return Made(kwargs={"pk": s.records.building.pk}, bodies={"POST": {"number": "77"}})
+
+
+def import_page(s: Setting) -> Made:
+    upload = SimpleUploadedFile("人口.xlsx", template_workbook("persons"))
+    return Made(kwargs={"pk": s.records.import_job.pk}, bodies={"POST": {"kind": "persons", "file": upload}})
+
+
+def export_page(s: Setting) -> Made:
+    return Made(bodies={"POST": {"reason": "矩阵核查导出"}})
+
+
+RECORD_KINDS = tuple({"kind": kind} for kind in KINDS)
+EXCEL_KINDS = tuple({"kind": kind} for kind in SheetKind.values)
+
+# Compound API (``registry-api:<basename>-list/-detail``).
+
+API_KINDS = {
+    "address": "addresses",
+    "person": "persons",
+    "house": "houses",
+    "lease": "leases",
+    "organisation": "organisations",
+    "vehicle": "vehicles",
+}
+
+
+def api_list(kind: str) -> Callable[[Setting], Made]:
+    def make(s: Setting) -> Made:
+        return Made(bodies={"create": new_record(kind, s)})
+
+    return make
+
+
+def api_detail(kind: str) -> Callable[[Setting], Made]:
+    def make(s: Setting) -> Made:
+        full, partial = changes(kind, s)
+        return Made(kwargs={"pk": s.records.of_kind(kind).pk}, bodies={"update": full, "partial_update": partial})
+
+    return make
+
+
+# Public pages and API.
+
+
+def login_page(s: Setting) -> Made:
+    user = make_user("matrix-login")
+    user.set_password(LOGIN_PASSWORD)  # the pages' module hashes with MD5
+    user.save(update_fields=["password"])
+    return Made(bodies={"POST": {"username": user.username, "password": LOGIN_PASSWORD}})
+
+
+def set_language_page(s: Setting) -> Made:
+    return Made(bodies={"GET": {"next": "/"}, "POST": {"language": "en", "next": "/"}})
+
+
+def held_role(s: Setting) -> Made:
+    """The mediator's role at the target compound, and a body giving the newcomer one there."""
+    newcomer, code = s.world.newcomer.username, s.target.code
+    page_body = {"username": newcomer, "role": Role.MEDIATOR, "node": code}
+    api_body = {"user": newcomer, "role": Role.MEDIATOR, "node": code}
+    return Made(kwargs={"pk": s.records.held.pk}, bodies={"POST": page_body, "create": api_body})
+
+
+def audit_row(s: Setting) -> Made:
+    """The audit row about the target compound's resident; an export's reason."""
+    return Made(kwargs={"pk": s.records.audit.pk}, bodies={"POST": {"reason": "矩阵核查导出"}})
+
+
+def area_of_target(s: Setting) -> Made:
+    return Made(kwargs={"pk": s.target.street_id})
+
+
+def target_compound(s: Setting) -> Made:
+    return Made(kwargs={"pk": s.target.pk})
+
+
+def _audit_export_formats() -> tuple[dict[str, str], ...]:
+    try:
+        from district.audit_export import EXPORT_FORMATS
+    except ImportError:  # the audit export arrives with its own issue
+        return ()
+    return tuple({"fmt": fmt} for fmt in EXPORT_FORMATS)
+
+
+SEEDS: dict[str, Seed] = {
+    # Public pages.
+    "home": Seed(),
+    "login": Seed(login_page, ok={"GET": 302, "POST": 302}, ok_anonymous={"GET": 200}),
+    "logout": Seed(),
+    "set_language": Seed(set_language_page, ok={"GET": 302}),
+    "healthz": Seed(),
+    "schema": Seed(),
+    "api-docs": Seed(),
+    "audit-log": Seed(audit_row),
+    "audit-export": Seed(audit_row, variants=_audit_export_formats(), ok={"POST": 200}),
+    "role-list": Seed(held_role, out={"POST": 422}),  # the form says "no such node in your part"
+    "role-revoke": Seed(held_role, out={"POST": 404}),
+    # Public API.
+    "api-root": Seed(),
+    "area-list": Seed(area_of_target),
+    "area-detail": Seed(area_of_target, out={"retrieve": 404}),
+    "compound-list": Seed(target_compound),
+    "compound-detail": Seed(target_compound, out={"retrieve": 404}),
+    "roleassignment-list": Seed(held_role, out={"create": 404}),
+    "roleassignment-detail": Seed(held_role, out={"retrieve": 404, "destroy": 404}),
+    "audit-entry-list": Seed(audit_row),
+    "audit-entry-detail": Seed(audit_row, out={"retrieve": 404}),
+    # Compound pages.
+    "registry:overview": Seed(),
+    "registry:addresses": Seed(address_page),
+    "registry:address": Seed(address_page),
+    "registry:plate": Seed(address_page, variants=({"fmt": "svg"}, {"fmt": "png"})),
+    "registry:plates": Seed(address_page),
+    "registry:import": Seed(import_page),
+    "registry:import_status": Seed(import_page),
+    "registry:template": Seed(variants=EXCEL_KINDS),
+    "registry:export": Seed(export_page, variants=EXCEL_KINDS, ok={"POST": 200}),
+    "registry:list": Seed(variants=RECORD_KINDS),
+    "registry:create": Seed(create_page, variants=RECORD_KINDS),
+    "registry:record": Seed(record_page, variants=RECORD_KINDS),
+    "registry:edit": Seed(record_page, variants=RECORD_KINDS),
+    "registry:delete": Seed(record_page, variants=RECORD_KINDS),
+    # Compound API.
+    "registry-api:api-root": Seed(),
+    **{f"registry-api:{basename}-list": Seed(api_list(kind)) for basename, kind in API_KINDS.items()},
+    **{f"registry-api:{basename}-detail": Seed(api_detail(kind)) for basename, kind in API_KINDS.items()},
+}
+
+# Arguments the seeds supply at run time (``pk``), or the matrix itself: stand-ins for reverse().
+PLACEHOLDERS = {"compound": CODE_A, "pk": "1", "format": "json"}
+
+
+# --- Cases --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One method (page) or action (viewset) of one URL pattern, with one set of URL arguments."""
+
+    route: Route
+    method: str
+    action: str | None
+    variant: tuple[tuple[str, str], ...]
+    need: Need | None  # None: undeclared, refused
+    path: str  # the URL with stand-in arguments: decides page or API as the middleware does
+
+    @property
+    def key(self) -> str:
+        """The seed's and the declaration's key: the viewset action, else the HTTP method."""
+        return self.action or self.method
+
+    @property
+    def in_compound(self) -> bool:
+        return "compound" in self.route.params
+
+    @property
+    def is_api(self) -> bool:
+        return bool(API_PATH.match(self.path))
+
+    def __str__(self) -> str:
+        variant = "".join(f"({value})" for _name, value in self.variant)
+        return f"{self.route.label}{variant}-{self.key}"
+
+
+def stand_in_path(route: Route, variant: dict[str, str]) -> str | None:
+    """The route's URL with stand-in arguments, if reverse() reaches this very pattern with them."""
+    kwargs = {name: value for name, value in PLACEHOLDERS.items() if name in route.params} | variant
+    try:
+        path = reverse(route.name, kwargs=kwargs)
+    except NoReverseMatch:
+        return None
+    return path if resolve(path).route == route.route else None
+
+
+def build() -> tuple[list[Case], list[str]]:
+    """The matrix's cases, and what keeps an endpoint out of it (one message per endpoint)."""
+    cases: list[Case] = []
+    problems: list[str] = []
+    for route in walk():
+        declared, _actions = declaration_of(route.callback)
+        if declared is None:
+            problems.append(f"new endpoint {route.name} ({route.route}) has no permission declaration")
+        seed = SEEDS.get(route.name)
+        if seed is None:
+            problems.append(f"no matrix seed for {route.name} ({route.route})")
+            continue
+        for variant in seed.variants:
+            path = stand_in_path(route, variant)
+            if path is None:
+                problems.append(f"matrix seed for {route.name} ({route.route}) does not supply its URL arguments")
+                continue
+            for method, action in operations(route):
+                need = declared_need(route.callback, method)
+                cases.append(Case(route, method, action, tuple(variant.items()), need, path))
+    return cases, problems
+
+
+CASES = build()[0]
+PAGE_CASES = [case for case in CASES if not case.is_api]
+API_CASES = [case for case in CASES if case.is_api]
+
+
+def expected_status(case: Case, actor: str, scope: str) -> int:
+    """The rule of the module docstring, from the declaration and the roles' capabilities."""
+    seed = SEEDS[case.route.name]
+    need = case.need
+    if actor != ANONYMOUS and case.in_compound and scope == OUT:
+        return 404  # the compound middleware, before the view or its declaration
+    if need is None:
+        return 403
+    if actor == ANONYMOUS:
+        if need.anonymous:
+            return seed.ok_anonymous.get(case.key, seed.ok.get(case.key, SUCCESS[case.key]))
+        return 403 if case.is_api else 302
+    caps = ALL_CAPABILITIES if actor == SUPERUSER else ROLE_CAPABILITIES[actor]
+    if need.capability is not None and need.capability not in caps:
+        return 403
+    if scope == OUT and case.key in seed.out:
+        return seed.out[case.key]
+    return seed.ok.get(case.key, SUCCESS[case.key])
+
+
+def matrix(cases: list[Case]) -> list[tuple[Case, str, str, int]]:
+    return [(case, actor, scope, expected_status(case, actor, scope)) for case in cases for actor, scope in ACTORS]
+
+
+def ids(rows: list[tuple[Case, str, str, int]]) -> list[str]:
+    return [f"{case}-{actor}-{scope}" for case, actor, scope, _status in rows]
+
+
+# --- Running a case ------------------------------------------------------------------------------
+
+
+def compound(code: str) -> Compound:
+    return Compound.objects.select_related("street").get(code=code)
+
+
+def cached_compound(world: World, code: str) -> Compound:
+    """The compound as loaded when the world was built (it does not change during the module)."""
+    return world.records[code].compound
+
+
+def run_case(client: Any, world: World, case: Case, actor: str, scope: str, status: int) -> None:
+    """Seed, request and check one case: its status, and that nothing foreign leaked."""
+    target = cached_compound(world, CODE_A if scope == IN else outside(actor))
+    # The compound whose data must never appear: the target itself when it is out of scope,
+    # else compound B (from compound A's URLs, B's rows are foreign even to the city).
+    foreign = target if scope == OUT else cached_compound(world, CODE_B)
+    setting = Setting(target=target, records=world.records[target.code], world=world, variant=dict(case.variant))
+    seed = SEEDS[case.route.name]
+    if case.in_compound:
+        with tenant_context(target):
+            made = seed.make(setting)
+    else:
+        made = seed.make(setting)
+    kwargs = {name: value for name, value in PLACEHOLDERS.items() if name in case.route.params}
+    kwargs |= setting.variant | {name: value for name, value in made.kwargs.items() if name in case.route.params}
+    if case.in_compound:
+        kwargs["compound"] = target.code
+    url = reverse(case.route.name, kwargs=kwargs)
+    assert resolve(url).route == case.route.route, f"{url} does not reach {case.route.route}"
+
+    client.cookies = SimpleCookie()  # the client serves the whole module
+    if actor != ANONYMOUS:
+        client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[actor]
+    body = made.bodies.get(case.key)
+    if case.method == "GET":
+        response = client.get(url, body or {})
+    elif case.is_api:
+        payload = json.dumps(body) if body is not None else ""
+        response = client.generic(case.method, url, payload, content_type="application/json")
+    else:
+        response = client.post(url, body or {})
+
+    assert response.status_code == status, f"{case.method} {url}: {response.content[:500]!r}"
+    if status == 302 and actor == ANONYMOUS and not (case.need and case.need.anonymous):
+        assert response["Location"].startswith("/login/?next="), response["Location"]
+    content = response.content.decode(errors="replace")
+    forbidden = list(RESIDENTS[foreign.code])
+    if scope == OUT and actor != ANONYMOUS:
+        forbidden += [foreign.name, foreign.street.name]
+    leaked = [text for text in forbidden if text in content]
+    assert not leaked, f"{case.method} {url} leaked {leaked}"
