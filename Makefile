@@ -13,10 +13,12 @@ export PYTHONUNBUFFERED := 1
 
 run: install system-deps messages migrate seed serve  ## install, migrate, seed the demo city, serve :8000
 
-test: install-dev system-deps messages  ## lint, system checks and the whole suite on a real PostgreSQL
+test: install-dev system-deps messages  ## lint, layer contracts, system checks and the whole suite on a real PostgreSQL
 	@export DATABASE_URL="$$($(PY) -m district.embedded_db --for-tests)"; \
 	echo "tests use $${DATABASE_URL%%\?*}"; \
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
+	$(VENV)/bin/lint-imports --no-cache && \
+	DATABASE_URL=postgres://localhost/unused $(VENV)/bin/mypy && \
 	$(PY) manage.py check --fail-level WARNING && \
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null && \
 	$(VENV)/bin/pytest
@@ -56,12 +58,27 @@ migrate: install
 seed: install
 	$(PY) manage.py seed_demo
 
+# daphne serves the pages; a procrastinate worker runs the background jobs (Excel imports) beside
+# it. Each runs in a session of its own (setsid), so a Ctrl-C reaches only this shell, which then
+# sends both one SIGTERM: daphne stops, the worker lets running jobs reach a checkpoint (a few
+# seconds); a second Ctrl-C stops the worker at once (its job resumes after the next start). If
+# either process exits, the other is stopped too.
 serve: install
-	@echo "serving http://$(HOST):$(PORT)"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) district.asgi:application
+	@echo "serving http://$(HOST):$(PORT); background jobs: a procrastinate worker"
+	@setsid $(VENV)/bin/daphne -b $(HOST) -p $(PORT) district.asgi:application & web=$$!; \
+	setsid $(PY) manage.py procrastinate worker & worker=$$!; \
+	stopped=; stop() { stopped=1; kill -TERM $$web $$worker 2>/dev/null; }; trap stop INT TERM; \
+	wait -n $$web $$worker; status=$$?; if [ -n "$$stopped" ]; then status=0; else stop; fi; \
+	while kill -0 $$web 2>/dev/null || kill -0 $$worker 2>/dev/null; do wait $$web $$worker; done; \
+	exit $$status
 
 lint: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# mypy with the django-stubs plugin imports the settings; the placeholder URL starts no database.
+.PHONY: typecheck
+typecheck: install-dev
+	DATABASE_URL=postgres://localhost/unused $(VENV)/bin/mypy
 
 bench: install
 	$(PY) bench/provision.py

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models, transaction
 from django.http import Http404, HttpRequest
@@ -37,21 +36,21 @@ from district.permissions import (
     manages_node,
     may_assign_role,
 )
-from district.scope import covers_compound
+from district.scope import covers_compound, forget_assignments
 from tenants.models import Compound
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _check_not_self(actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
+    from district.typing import AnyUser
+
+
+def _check_not_self(actor: AnyUser, user: User) -> None:
     # Nobody widens (or quietly narrows) their own rights: a district branch, which may not
     # edit the registry, could otherwise make itself beat officer of a compound. Another
     # account's change is a second person's act and leaves its own audit row.
     if actor.pk == user.pk and not actor.is_superuser:
         raise PermissionDenied(_("You cannot change your own roles or permissions."))
-
-
-def _forget_scope(user: AbstractBaseUser) -> None:
-    # district.scope caches a user's assignments on the instance for the request.
-    user.__dict__.pop("_role_assignments_cache", None)
 
 
 def role_audit_detail(assignment: RoleAssignment) -> dict[str, Any]:
@@ -60,6 +59,7 @@ def role_audit_detail(assignment: RoleAssignment) -> dict[str, Any]:
     Codes and the username are copied, so the row still reads after the node or user is gone.
     """
     node = assignment.area or assignment.compound
+    assert node is not None, "held at exactly one node (constraint role_at_exactly_one_node)"
     return {
         "role": assignment.role,
         "node": node.code,
@@ -72,8 +72,8 @@ def role_audit_detail(assignment: RoleAssignment) -> dict[str, Any]:
 
 @transaction.atomic
 def do_assign_role(
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
+    actor: AnyUser,
+    user: User,
     role: str,
     *,
     area: Area | None = None,
@@ -104,7 +104,7 @@ def do_assign_role(
     if RoleAssignment.objects.filter(user=user, role=role, area=area, compound=compound).exists():
         raise ValidationError(_("This user already holds this role here."))
     assignment.save()
-    _forget_scope(user)
+    forget_assignments(user)
     do_record_audit(
         actor,
         AuditAction.ASSIGN_ROLE,
@@ -117,7 +117,7 @@ def do_assign_role(
 
 
 @transaction.atomic
-def do_revoke_role(actor: AbstractBaseUser, assignment: RoleAssignment, request: HttpRequest | None = None) -> None:
+def do_revoke_role(actor: AnyUser, assignment: RoleAssignment, request: HttpRequest | None = None) -> None:
     """Take a role away again; the actor must be one who could have assigned it."""
     if not has_capability(actor, ASSIGN_ROLES):
         raise PermissionDenied(_("Your roles may not assign roles."))
@@ -137,7 +137,7 @@ def do_revoke_role(actor: AbstractBaseUser, assignment: RoleAssignment, request:
         request=request,
     )
     assignment.delete()
-    _forget_scope(assignment.user)
+    forget_assignments(assignment.user)
 
 
 # --- Per-object grants (django-guardian, in the compound's schema) ----------------------------
@@ -181,9 +181,7 @@ def _compound_schema(compound: Compound) -> Iterator[None]:
         yield
 
 
-def _check_object_grant(
-    actor: AbstractBaseUser, user: AbstractBaseUser, perm_codename: str, obj: models.Model, compound: Compound
-) -> str:
+def _check_object_grant(actor: AnyUser, user: User, perm_codename: str, obj: models.Model, compound: Compound) -> str:
     """Refuse what the actor may not grant or revoke; return the bare codename."""
     if not covers_compound(actor, compound):
         raise Http404("No such compound")
@@ -196,14 +194,14 @@ def _check_object_grant(
     return codename
 
 
-def _grant_detail(user: AbstractBaseUser, codename: str) -> dict[str, Any]:
+def _grant_detail(user: User, codename: str) -> dict[str, Any]:
     return {"permission": codename, "user": user.get_username(), "user_id": user.pk}
 
 
 @transaction.atomic
 def do_grant_object_permission(
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
+    actor: AnyUser,
+    user: User,
     perm_codename: str,
     obj: models.Model,
     compound: Compound,
@@ -235,8 +233,8 @@ def do_grant_object_permission(
 
 @transaction.atomic
 def do_revoke_object_permission(
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
+    actor: AnyUser,
+    user: User,
     perm_codename: str,
     obj: models.Model,
     compound: Compound,
@@ -245,8 +243,9 @@ def do_revoke_object_permission(
     """Withdraw a per-object grant (the user need not still hold a role there)."""
     codename = _check_object_grant(actor, user, perm_codename, obj, compound)
     with _compound_schema(compound):
-        removed, _by_model = remove_perm(codename, user, obj)
-        if not removed:
+        # None only for bulk or global removals; one user and one record give delete()'s (count, per model).
+        removed = remove_perm(codename, user, obj)
+        if removed is None or not removed[0]:
             raise ValidationError(_("This user holds no such permission on this record."))
         do_record_audit(
             actor,

@@ -12,18 +12,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from district.models import AuditAction, AuditEntry
-from district.permissions import ROLE_CAPABILITIES, VIEW_AUDIT
+from district.models import CHANGE_ACTIONS, AuditAction, AuditEntry, RoleAssignment
+from district.permissions import VIEW_AUDIT, roles_with
 from district.scope import compounds_in_scope
+from district.typing import AnyUser as User
 from tenants.models import Compound
-
-User = AbstractBaseUser | AnonymousUser
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -65,6 +67,61 @@ def do_record_audit(
     )
 
 
+# Bookkeeping columns every change touches; naming them in a change row says nothing.
+UNAUDITED_FIELDS = frozenset({"id", "created_at", "updated_at"})
+
+
+def stored_values(obj: models.Model) -> dict[str, Any] | None:
+    """The record's columns as stored now (``None`` for a record not yet saved)."""
+    if obj.pk is None:
+        return None
+    names = [f.attname for f in obj._meta.concrete_fields]
+    return type(obj)._default_manager.filter(pk=obj.pk).values(*names).first()
+
+
+def changed_fields(before: dict[str, Any] | None, obj: models.Model) -> list[str]:
+    """Names of the fields that differ from ``before`` (for a new record: the ones filled in).
+
+    Names only: an audit row never holds the values, which may be personal information.
+    """
+    names: list[str] = []
+    for field in obj._meta.concrete_fields:
+        if field.name in UNAUDITED_FIELDS:
+            continue
+        value = getattr(obj, field.attname)
+        if before is None:
+            if value not in (None, "", [], {}) and value != field.get_default():
+                names.append(field.name)
+        elif before.get(field.attname) != value:
+            names.append(field.name)
+    return names
+
+
+def do_record_change(
+    user: User | None,
+    verb: str,
+    obj: models.Model,
+    *,
+    fields: Iterable[str] = (),
+    compound: Compound | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record that ``user`` (``None``: the system, e.g. seeding) created, changed or deleted ``obj``.
+
+    Called by the ``do_*`` actions inside their transaction, after the write (before it for a
+    delete, while the record still has its primary key).
+    """
+    if verb not in CHANGE_ACTIONS:
+        raise ValueError(f"not a change verb: {verb!r}")
+    return do_record_audit(
+        user if user is not None else AnonymousUser(),
+        verb,
+        compound=compound,
+        objects=[obj],
+        detail={"fields": sorted(fields), **(detail or {})},
+    )
+
+
 def do_record_pii_view(
     user: User, compound: Compound, objects: Iterable[models.Model], *, request: HttpRequest | None = None
 ) -> AuditEntry | None:
@@ -101,11 +158,30 @@ def do_record_id_number_search(
 # --- Searching the log ------------------------------------------------------------------------
 
 
+def record_type_choices() -> list[tuple[str, str]]:
+    """The record types audit rows name, for the search's type filter: ``("registry.person", "人员")``.
+
+    Taken from the models (every model of a compound's schema, plus role assignments and the
+    log itself, whose exports are logged), not from a ``DISTINCT`` over the log: that would
+    read the whole table for every page view.
+    """
+    shared = set(settings.SHARED_APPS)
+    in_compounds = [m for m in apps.get_models() if apps.get_app_config(m._meta.app_label).name not in shared]
+    # A stable order (by code, not by label, whose order differs between languages).
+    models_: list[type[models.Model]] = [
+        *sorted(in_compounds, key=lambda m: m._meta.label_lower),
+        RoleAssignment,
+        AuditEntry,
+    ]
+    return [("", "—"), *((m._meta.label_lower, capfirst(str(m._meta.verbose_name))) for m in models_)]
+
+
 class AuditFilterForm(forms.Form):
-    """The audit search's filters, validated alike for the page and the API."""
+    """The audit search's filters, validated alike for the page, the API and the exports."""
 
     user = forms.CharField(label=_("user"), required=False, max_length=150, help_text=_("Username contains"))
     action = forms.ChoiceField(label=_("action"), required=False, choices=[("", "—"), *AuditAction.choices])
+    record_type = forms.ChoiceField(label=_("record type"), required=False, choices=record_type_choices)
     compound = forms.CharField(
         label=_("compound code"),
         required=False,
@@ -123,11 +199,45 @@ class AuditFilterForm(forms.Form):
             field.widget.attrs.setdefault("class", f"{css} form-control-sm")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean() returns
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             raise forms.ValidationError(_("The start date is after the end date."))
         return cleaned
+
+
+class AuditExportForm(AuditFilterForm):
+    """An export of the audit search: its filters (hidden, carried from the page) and a reason.
+
+    The reason is required, as for every export of personal information, and kept in the
+    audit row the export writes about itself.
+    """
+
+    reason = forms.CharField(
+        label=_("Reason for the export"),
+        min_length=4,
+        max_length=500,
+        error_messages={
+            "required": _("Please give the reason for this export (at least 4 characters)."),
+            "min_length": _("Please give the reason for this export (at least 4 characters)."),
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No ids: the hidden filters sit on the page beside the search form's own fields.
+        kwargs.setdefault("auto_id", False)
+        super().__init__(*args, **kwargs)
+        for name in AuditFilterForm.base_fields:
+            self.fields[name].widget = forms.HiddenInput()
+
+    def filters(self) -> dict[str, str]:
+        """The filters used, as JSON-safe text (for the export's audit row)."""
+        return {
+            name: str(value)
+            for name in AuditFilterForm.base_fields
+            if (value := self.cleaned_data.get(name)) not in (None, "")
+        }
 
 
 def audit_entries_visible_to(user: User) -> QuerySet[AuditEntry]:
@@ -141,8 +251,7 @@ def audit_entries_visible_to(user: User) -> QuerySet[AuditEntry]:
         return qs
     # Only the compounds covered by a role that reads the audit log: a city bureau officer who
     # is also a mediator elsewhere must not read that other compound's audit rows.
-    auditing_roles = [role for role, caps in ROLE_CAPABILITIES.items() if VIEW_AUDIT in caps]
-    return qs.filter(compound__in=compounds_in_scope(user, roles=auditing_roles).values("pk"))
+    return qs.filter(compound__in=compounds_in_scope(user, roles=roles_with(VIEW_AUDIT)).values("pk"))
 
 
 def filter_audit_entries(qs: QuerySet[AuditEntry], filters: dict[str, Any]) -> QuerySet[AuditEntry]:
@@ -151,6 +260,8 @@ def filter_audit_entries(qs: QuerySet[AuditEntry], filters: dict[str, Any]) -> Q
         qs = qs.filter(username__icontains=username)
     if action := filters.get("action"):
         qs = qs.filter(action=action)
+    if record_type := filters.get("record_type"):
+        qs = qs.filter(object_type=record_type)
     if code := (filters.get("compound") or "").strip():
         qs = qs.filter(compound__code__startswith=code)
     start: datetime.date | None = filters.get("date_from")

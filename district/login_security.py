@@ -11,7 +11,7 @@ import base64
 import hashlib
 import re
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from axes.helpers import get_cool_off, get_failure_limit
 from csp.middleware import CSPMiddleware as DjangoCSPMiddleware
@@ -22,6 +22,9 @@ from django.shortcuts import render
 from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.timesince import timeuntil
+
+if TYPE_CHECKING:
+    from django.template.backends.django import Template as DjangoTemplate
 
 # The URL name of drf-spectacular's Swagger UI page (district/urls.py) and the template it renders.
 SWAGGER_UI_VIEW = "api-docs"
@@ -59,7 +62,8 @@ def swagger_ui_style_sources() -> tuple[str, ...]:
     block keeps its styles instead of breaking the page until someone recomputes a constant.
     The blocks contain no template tags, so the rendered text is the template's text.
     """
-    source = get_template(SWAGGER_UI_TEMPLATE).template.source
+    # TEMPLATES has one backend, DjangoTemplates, whose templates wrap the parsed one in .template.
+    source = cast("DjangoTemplate", get_template(SWAGGER_UI_TEMPLATE)).template.source
     return tuple(
         f"'sha256-{base64.b64encode(hashlib.sha256(block.encode()).digest()).decode('ascii')}'"
         for block in _STYLE_BLOCK.findall(source)

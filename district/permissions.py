@@ -9,17 +9,17 @@ compound's schema, checked by ``can_change_object``.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from dataclasses import dataclass
+from typing import Any
+
 from django.db import models
-from django.db.models import Q
 from django.http import Http404
 
 from district.choices import ROLE_LEVEL, Role
 from district.models import Area, RoleAssignment
-from district.scope import _assignments
+from district.scope import assignments_of, beneath, held_path, node_path, role_assignments_beneath
+from district.typing import AnyUser
 from tenants.models import Compound
-
-User = AbstractBaseUser | AnonymousUser
 
 VIEW_REGISTRY = "registry.view"
 CHANGE_REGISTRY = "registry.change"
@@ -46,40 +46,91 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
 ALL_CAPABILITIES = frozenset().union(*ROLE_CAPABILITIES.values())
 
 
-def _covers(assignment: object, compound: Compound) -> bool:
-    if assignment.compound_id:
-        return assignment.compound_id == compound.pk
-    path = assignment.area.path
-    return compound.street.path == path or compound.street.path.startswith(f"{path}/")
-
-
-def capabilities(user: User, compound: Compound | None = None) -> frozenset[str]:
+def capabilities(user: AnyUser, compound: Compound | None = None) -> frozenset[str]:
     """The user's capabilities at a compound, or anywhere in their scope when ``compound`` is None."""
     if not user.is_authenticated:
         return frozenset()
     if user.is_superuser:
         return ALL_CAPABILITIES
+    node = node_path(compound=compound) if compound is not None else None
     caps: set[str] = set()
-    for ra in _assignments(user):
-        if compound is None or _covers(ra, compound):
+    for ra in assignments_of(user):
+        if node is None or beneath(node, held_path(ra)):
             caps |= ROLE_CAPABILITIES.get(ra.role, frozenset())
     return frozenset(caps)
 
 
-def has_capability(user: User, capability: str, compound: Compound | None = None) -> bool:
+def has_capability(user: AnyUser, capability: str, compound: Compound | None = None) -> bool:
     """May the user do ``capability`` at ``compound`` (or somewhere in their scope)?"""
     return capability in capabilities(user, compound)
 
 
-def can_change_object(user: User, compound: Compound, obj: models.Model | None) -> bool:
-    """Role capability, or a per-object guardian grant (``change_<model>``) in this compound's schema."""
-    if has_capability(user, CHANGE_REGISTRY, compound):
-        return True
+def roles_with(capability: str) -> list[str]:
+    """The roles whose capabilities include ``capability``."""
+    return [role for role, caps in ROLE_CAPABILITIES.items() if capability in caps]
+
+
+def has_object_grant(user: AnyUser, action: str, obj: models.Model | None) -> bool:
+    """Does a per-object guardian grant (``<action>_<model>``) in the current schema let the user act on ``obj``?"""
     if obj is None or obj.pk is None or not user.is_authenticated:
         return False
-    from guardian.shortcuts import get_perms
+    from guardian.shortcuts import get_perms  # guardian's app registry import must wait for apps
 
-    return f"change_{obj._meta.model_name}" in get_perms(user, obj)
+    return f"{action}_{obj._meta.model_name}" in get_perms(user, obj)
+
+
+def can_change_object(user: AnyUser, compound: Compound, obj: models.Model | None) -> bool:
+    """Role capability, or a per-object guardian grant (``change_<model>``) in this compound's schema."""
+    return has_capability(user, CHANGE_REGISTRY, compound) or has_object_grant(user, "change", obj)
+
+
+# --- The permission declaration (one per page and API endpoint) ------------------------------
+#
+# Every page view and API viewset declares, in a ``permissions`` mapping next to its code,
+# what each HTTP method (pages) or viewset action (API) needs: a capability at the request's
+# compound (or anywhere in the user's scope on public pages), optionally satisfied instead by
+# a per-object grant on the record the request acts on. ``district.middleware.
+# DeclaredPermissionMiddleware`` refuses (403) every request to a view or method without a
+# declaration, before the view runs; ``check_need`` is the one function that evaluates one.
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one method of one page or endpoint requires of the user."""
+
+    capability: str | None = None  # None: any signed-in user (the view narrows by scope)
+    grant: str | None = None  # a per-object grant (guardian action) that also satisfies it
+    anonymous: bool = False  # no sign-in needed (login page, health check, API schema)
+
+    def __str__(self) -> str:
+        if self.anonymous:
+            return "public"
+        parts = [self.capability or "signed-in"]
+        if self.grant:
+            parts.append(f"or object grant {self.grant}")
+        return " ".join(parts)
+
+
+PUBLIC = Need(anonymous=True)
+SIGNED_IN = Need()
+
+
+def need(capability: str, *, grant: str | None = None) -> Need:
+    """A capability, optionally satisfied by a per-object grant (``grant="change"``)."""
+    return Need(capability=capability, grant=grant)
+
+
+def check_need(user: AnyUser, required: Need, compound: Compound | None, obj: models.Model | None = None) -> bool:
+    """Does ``user`` meet ``required`` here? ``obj`` is the record acted on, for per-object grants."""
+    if required.anonymous:
+        return True
+    if not user.is_authenticated:
+        return False
+    if required.capability is None:
+        return True
+    if has_capability(user, required.capability, compound):
+        return True
+    return required.grant is not None and compound is not None and has_object_grant(user, required.grant, obj)
 
 
 # --- Delegation: who may hand out which role (issue #3) -------------------------------------
@@ -109,27 +160,16 @@ ASSIGNABLE_ROLES: dict[str, frozenset[str]] = {
 GRANTABLE_OBJECT_ACTIONS = ("change",)
 
 
-def _node_path(area: Area | None, compound: Compound | None) -> str:
-    """The tree path of a node: an area's own path, a compound's street path plus its code."""
-    if area is not None:
-        return area.path
-    assert compound is not None
-    return f"{compound.street.path}/{compound.code}"
-
-
-def _granting_assignments(actor: User) -> list[RoleAssignment]:
-    return [ra for ra in _assignments(actor) if ra.role in ASSIGNABLE_ROLES]
+def _granting_assignments(actor: AnyUser) -> list[RoleAssignment]:
+    return [ra for ra in assignments_of(actor) if ra.role in ASSIGNABLE_ROLES]
 
 
 def _beneath(holder: RoleAssignment, area: Area | None, compound: Compound | None) -> bool:
     """Is the node (area or compound) at or beneath the node ``holder`` is held at?"""
-    if holder.compound_id:
-        return compound is not None and compound.pk == holder.compound_id
-    held, node = holder.area.path, _node_path(area, compound)
-    return node == held or node.startswith(f"{held}/")
+    return beneath(node_path(area=area, compound=compound), held_path(holder))
 
 
-def manages_node(actor: User, *, area: Area | None = None, compound: Compound | None = None) -> bool:
+def manages_node(actor: AnyUser, *, area: Area | None = None, compound: Compound | None = None) -> bool:
     """Is the node within the part of the tree where the actor hands out roles?
 
     Narrower than ``district.scope``: a street-office admin who is also a mediator elsewhere
@@ -142,7 +182,7 @@ def manages_node(actor: User, *, area: Area | None = None, compound: Compound | 
     return any(_beneath(ra, area, compound) for ra in _granting_assignments(actor))
 
 
-def may_assign_role(actor: User, role: str, *, area: Area | None = None, compound: Compound | None = None) -> bool:
+def may_assign_role(actor: AnyUser, role: str, *, area: Area | None = None, compound: Compound | None = None) -> bool:
     """May the actor assign (or revoke) ``role`` at this node? (The delegation table above.)"""
     if not actor.is_authenticated:
         return False
@@ -153,7 +193,7 @@ def may_assign_role(actor: User, role: str, *, area: Area | None = None, compoun
     )
 
 
-def assignable_roles(actor: User) -> list[str]:
+def assignable_roles(actor: AnyUser) -> list[str]:
     """Roles the actor may assign somewhere, in the order of ``Role`` (for form choices)."""
     if actor.is_authenticated and actor.is_superuser:
         return list(Role.values)
@@ -163,25 +203,18 @@ def assignable_roles(actor: User) -> list[str]:
     return [role for role in Role.values if role in allowed]
 
 
-def role_assignments_in_scope(actor: User) -> models.QuerySet[RoleAssignment]:
+def role_assignments_in_scope(actor: AnyUser) -> models.QuerySet[RoleAssignment]:
     """Role assignments at nodes the actor manages (what the role page and API list)."""
     qs = RoleAssignment.objects.select_related("user", "area", "compound__street")
     if not actor.is_authenticated:
         return qs.none()
     if actor.is_superuser:
         return qs
-    q = Q(pk__in=[])
-    for ra in _granting_assignments(actor):
-        if ra.compound_id:
-            q |= Q(compound_id=ra.compound_id)
-            continue
-        path = ra.area.path
-        q |= Q(area__path=path) | Q(area__path__startswith=f"{path}/")
-        q |= Q(compound__street__path=path) | Q(compound__street__path__startswith=f"{path}/")
-    return qs.filter(q)
+    held = [held_path(ra) for ra in _granting_assignments(actor)]
+    return qs.filter(pk__in=role_assignments_beneath(held).values("pk"))
 
 
-def access_node_by_code(actor: User, code: str, *, role: str | None = None) -> tuple[Area | None, Compound | None]:
+def access_node_by_code(actor: AnyUser, code: str, *, role: str | None = None) -> tuple[Area | None, Compound | None]:
     """The area or compound with this code among the nodes the actor manages, as ``(area, compound)``.
 
     Missing and unmanaged codes both raise ``Http404`` (codes cannot be probed). A 12-digit
@@ -202,3 +235,62 @@ def access_node_by_code(actor: User, code: str, *, role: str | None = None) -> t
             if compound is not None and manages_node(actor, compound=compound):
                 return None, compound
     raise Http404("No such area or compound")
+
+
+# --- Reading declarations ---------------------------------------------------------------------
+
+Declaration = dict[str, Need]
+# DRF answers OPTIONS with the "metadata" action and HEAD like GET.
+_METHOD_ALIASES = {"HEAD": "GET"}
+
+
+def declare(**needs: Need) -> Any:
+    """Attach a declaration to a function view (or a view from a library): ``declare(GET=PUBLIC)``."""
+
+    def attach(view: Any) -> Any:
+        view.permissions = {method.upper(): required for method, required in needs.items()}
+        return view
+
+    return attach
+
+
+def declaration_of(view_func: Any) -> tuple[Declaration | None, dict[str, str] | None]:
+    """A resolved view's declaration, and for a DRF viewset its method → action map."""
+    declared = getattr(view_func, "permissions", None)
+    if declared is None:
+        # as_view(permissions=...) declares per URL (one form view serves "new" and "edit").
+        declared = getattr(view_func, "view_initkwargs", {}).get("permissions")
+    if declared is None:
+        cls = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+        declared = getattr(cls, "permissions", None)
+    actions = getattr(view_func, "actions", None)
+    return (dict(declared) if declared is not None else None), actions
+
+
+def declared_need(view_func: Any, method: str) -> Need | None:
+    """What a request with ``method`` to this view needs, or None if nothing is declared (refused)."""
+    declared, actions = declaration_of(view_func)
+    if declared is None:
+        return None
+    method = method.upper()
+    if actions is not None:
+        if method == "OPTIONS":
+            return declared.get("metadata")
+        action = actions.get(method.lower()) or actions.get(_METHOD_ALIASES.get(method, method).lower())
+        return declared.get(action) if action else None
+    return declared.get(method) or declared.get(_METHOD_ALIASES.get(method, ""))
+
+
+def handles_method(view_func: Any, method: str) -> bool:
+    """Does the view implement ``method`` at all? (If not, it answers 405, which gives nothing away.)
+
+    Unknown for function views: they count as handling every method, so undeclared is refused.
+    """
+    method = method.lower()
+    actions = getattr(view_func, "actions", None)
+    if actions is not None:
+        return method in actions or (method == "head" and "get" in actions) or method == "options"
+    cls = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+    if cls is None:
+        return True
+    return method in cls.http_method_names and hasattr(cls, method)

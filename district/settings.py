@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from district.secret_key import check_secret_key, installation_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -25,13 +27,13 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and os.environ.get("DJANGO_REQUIRE_SECRET_KEY"):
-        raise RuntimeError("SECRET_KEY must be set in production")
-    # A fixed key only for local runs and tests; production sets SECRET_KEY.
-    SECRET_KEY = "dev-insecure-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+# From the environment, else this installation's own random key, generated on first start
+# (district/secret_key.py); a public or short key is refused on a public host without DEBUG.
+SECRET_KEY = os.environ.get("SECRET_KEY") or installation_key(
+    Path(os.environ.get("SECRET_KEY_FILE", BASE_DIR / ".data" / "secret_key"))
+)
+check_secret_key(SECRET_KEY, debug=DEBUG, allowed_hosts=ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",") if o
 ]
@@ -50,6 +52,7 @@ SHARED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "channels",
     # Failed-login records live in public, beside the users they lock out (issue #3).
@@ -57,6 +60,10 @@ SHARED_APPS = [
     # Also a tenant app (below): its tables exist in public too, so a permission check made
     # while the connection is on public finds an empty table instead of failing.
     "guardian",
+    "demo",
+    # Background jobs (issue #6): the job queue's tables live in public; a job working in a
+    # compound carries the compound's schema name (district.jobs).
+    "procrastinate.contrib.django",
 ]
 TENANT_APPS = [
     # Keep this list short: every table here is multiplied by the number of compounds.
@@ -76,6 +83,10 @@ PUBLIC_SCHEMA_NAME = "public"
 # The reference compound schema, migrated by `migrate_all`; new compounds are provisioned by
 # replaying the tenant DDL (tenants/provisioning.py; measured in bench/provision.py).
 COMPOUND_TEMPLATE_SCHEMA = "compound_template"
+# A tenant migration that cannot be replayed (RunPython) makes provisioning refuse, so the ~8x
+# slower path of migrating each new compound never arrives unnoticed. True only as a stop-gap
+# while such a migration is rewritten (tenants/provisioning.py says how).
+COMPOUND_PROVISIONING_MIGRATE_FALLBACK = False
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 # Send "SET search_path" only when the schema changes (halves round trips per request; safe
 # since django-tenants 4.0.1 forgets the cached path after a (savepoint) rollback).
@@ -95,8 +106,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # After authentication: the compound is chosen from the path and refused unless the
     # user's role scope covers it (DESIGN.md §3).
-    "tenants.middleware.CompoundMiddleware",
-    "district.middleware.LoginRequiredMiddleware",
+    "district.middleware.CompoundMiddleware",
+    # Fail closed: a view or method without a permission declaration answers 403; pages that
+    # need a sign-in send anonymous visitors to the login page.
+    "district.middleware.DeclaredPermissionMiddleware",
     # Last: it turns the lockout flag the backend sets during authenticate() into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -184,13 +197,30 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 REGISTRY_IMPORT_MAX_ROWS = 20000
 
+# --- Background jobs (DESIGN.md §1, §7): procrastinate on this PostgreSQL (district/jobs.py) ------
+# Every app's tasks.py is found by procrastinate's autodiscovery; district.jobs holds the job
+# helpers and the periodic task that requeues the jobs of workers that died.
+PROCRASTINATE_IMPORT_PATHS = ["district.jobs"]
+PROCRASTINATE_WORKER_DEFAULTS = {
+    # On Ctrl-C or SIGTERM, running jobs get this long to finish; then long ones (imports) are
+    # asked to stop at their next checkpoint and are requeued, so a restart resumes them.
+    "shutdown_graceful_timeout": 5.0,
+    # What a finished job did is kept by the app (e.g. ImportJob); failed jobs stay to be looked at.
+    "delete_jobs": "successful",
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Each viewset declares what each action needs (district.permissions); undeclared is refused.
+    "DEFAULT_PERMISSION_CLASSES": ["district.api.permissions.DeclaredPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["rest_framework.filters.SearchFilter", "rest_framework.filters.OrderingFilter"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "智慧社区警务平台 API",
@@ -206,9 +236,17 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused request (4xx) is one line; only server errors keep their traceback.
+    "filters": {"one_line_refusals": {"()": "district.log_filters.OneLineRefusals"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_refusals"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # Task registration at every start; the worker still logs each job it runs.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
+    },
 }
 
 # --- Login security and browser hardening (issue #3) ---

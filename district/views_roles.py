@@ -6,40 +6,35 @@ Scope and delegation are decided by ``district.permissions`` and the actions in
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views import View
 
 from district.actions import do_assign_role, do_revoke_role
 from district.forms import RoleAssignForm
 from district.models import RoleAssignment
-from district.permissions import ASSIGN_ROLES, has_capability, may_assign_role, role_assignments_in_scope
+from district.permissions import ASSIGN_ROLES, may_assign_role, need, role_assignments_in_scope
+from district.typing import AnyUser
+from district.views import DeclaredView
 
 PAGE_SIZE = 50
 
 
-def may_revoke(actor: AbstractBaseUser, assignment: RoleAssignment) -> bool:
+def may_revoke(actor: AnyUser, assignment: RoleAssignment) -> bool:
     """Show a revoke button? The same rules as ``do_revoke_role`` (own roles are never revoked)."""
     if assignment.user_id == actor.pk and not actor.is_superuser:
         return False
     return may_assign_role(actor, assignment.role, area=assignment.area, compound=assignment.compound)
 
 
-class RoleView(View):
+class RoleView(DeclaredView):
     """Base of the role pages: 403 unless one of the user's roles may assign roles."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not has_capability(request.user, ASSIGN_ROLES):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permissions = {"GET": need(ASSIGN_ROLES), "POST": need(ASSIGN_ROLES)}
 
 
 class RoleListView(RoleView):
@@ -90,6 +85,8 @@ class RoleListView(RoleView):
 
 class RoleRevokeView(RoleView):
     """Revoke one role assignment (POST only); assignments outside the user's part answer 404."""
+
+    permissions = {"POST": need(ASSIGN_ROLES)}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         assignment = get_object_or_404(role_assignments_in_scope(request.user), pk=pk)

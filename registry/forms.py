@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from district.forms import BootstrapMixin
 from registry.choices import POLICE_ONLY_TAGS, PersonTag
 from registry.masking import is_masked_copy, mask_value, pii_fields
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 
+if TYPE_CHECKING:
+    # The mixin sees the model form it is mixed into; at run time it stays a plain class.
+    _ModelFormBase = forms.BaseModelForm
+else:
+    _ModelFormBase = object
+
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class BootstrapMixin:
-    """Adds Bootstrap classes so every form renders alike on a phone and a desktop."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxSelectMultiple):
-                continue
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            widget.attrs.setdefault("class", css)
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        # Mark invalid inputs so the error is visible at the field, not only below it.
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
-
-
-class MaskedPiiMixin:
+class MaskedPiiMixin(_ModelFormBase):
     """Edit forms for users without ``pii.view``: recorded ID numbers and phones stay masked.
 
     The input shows the masked value (``3701**********123X``), never the real one, not even
@@ -60,7 +46,8 @@ class MaskedPiiMixin:
             )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns
         # Before the model's validation (_post_clean) sees it: the mask means "unchanged".
         for name, (kind, recorded) in self._masked_pii.items():
             if is_masked_copy(kind, cleaned.get(name), recorded):
@@ -101,7 +88,10 @@ class PersonForm(MaskedPiiMixin, BootstrapMixin, forms.ModelForm):
     def __init__(self, *args: Any, can_set_police_tags: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not can_set_police_tags:
-            self.fields["tags"].choices = [(v, label) for v, label in PersonTag.choices if v not in POLICE_ONLY_TAGS]
+            # Declared above as a MultipleChoiceField (self.fields holds copies of the declared fields).
+            cast(forms.MultipleChoiceField, self.fields["tags"]).choices = [
+                (v, label) for v, label in PersonTag.choices if v not in POLICE_ONLY_TAGS
+            ]
             self._hidden_police_tags = [t for t in (self.instance.tags or []) if t in POLICE_ONLY_TAGS]
         else:
             self._hidden_police_tags = []
@@ -125,7 +115,8 @@ class HouseForm(MaskedPiiMixin, BootstrapMixin, forms.ModelForm):
         rooms = Address.objects.filter(level="room")
         if self.instance.pk is None:
             rooms = rooms.filter(house__isnull=True)
-        self.fields["address"].queryset = rooms
+        # The form field of a ForeignKey is a ModelChoiceField.
+        cast(forms.ModelChoiceField, self.fields["address"]).queryset = rooms
 
 
 class LeaseForm(BootstrapMixin, forms.ModelForm):

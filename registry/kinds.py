@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db import models
-from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from registry import actions, queries
+from registry import actions, filtersets
 from registry import forms as registry_forms
 from registry.choices import HouseUse, OrganisationKind, PersonTag, PlateKind
 from registry.masking import mask_value, pii_fields
@@ -20,14 +19,14 @@ from registry.models import House, Lease, Organisation, Person, Vehicle
 
 @dataclass(frozen=True)
 class Kind:
-    """One record kind: its model, form, save action, list columns, search and filter."""
+    """One record kind: its model, form, save action, list columns and filterset (search and tag)."""
 
     slug: str
     model: type[models.Model]
     form: type[forms.ModelForm]
     save: Callable[..., models.Model]
     columns: tuple[str, ...]
-    search: Callable[[QuerySet, str, str], QuerySet]
+    filterset: type[filtersets.RegistryFilterSet]
     filter_label: Any
     filter_choices: Any
     excel: bool = False  # has an Excel template, import and export
@@ -52,7 +51,7 @@ class Kind:
         display = getattr(obj, f"get_{name}_display", None)
         if display is not None:
             return str(display())
-        value = obj
+        value: Any = obj
         for part in name.split("__"):
             value = getattr(value, part, None) if value is not None else None
         if name == "tags":
@@ -62,7 +61,8 @@ class Kind:
 
     def header(self, name: str) -> str:
         field_name = name.split("__")[0]
-        return str(self.model._meta.get_field(field_name).verbose_name)
+        # Columns name the model's own fields, never a reverse relation (which has no verbose_name).
+        return str(cast(models.Field, self.model._meta.get_field(field_name)).verbose_name)
 
 
 KINDS: dict[str, Kind] = {
@@ -72,7 +72,7 @@ KINDS: dict[str, Kind] = {
         form=registry_forms.PersonForm,
         save=actions.do_save_person,
         columns=("name", "id_number", "sex", "phone", "residence_type", "house", "tags"),
-        search=queries.search_persons,
+        filterset=filtersets.PersonFilterSet,
         filter_label=_("tags"),
         filter_choices=PersonTag.choices,
         excel=True,
@@ -83,7 +83,7 @@ KINDS: dict[str, Kind] = {
         form=registry_forms.HouseForm,
         save=actions.do_save_house,
         columns=("address", "use", "area_sqm", "owner_name", "owner_phone"),
-        search=queries.search_houses,
+        filterset=filtersets.HouseFilterSet,
         filter_label=_("use"),
         filter_choices=HouseUse.choices,
         excel=True,
@@ -94,7 +94,7 @@ KINDS: dict[str, Kind] = {
         form=registry_forms.LeaseForm,
         save=actions.do_save_lease,
         columns=("tenant", "house", "start_date", "end_date"),
-        search=queries.search_leases,
+        filterset=filtersets.LeaseFilterSet,
         filter_label=_("status"),
         filter_choices=[("current", _("current"))],
     ),
@@ -104,7 +104,7 @@ KINDS: dict[str, Kind] = {
         form=registry_forms.OrganisationForm,
         save=actions.do_save_organisation,
         columns=("name", "uscc", "kind", "contact_name", "contact_phone", "staff_count"),
-        search=queries.search_organisations,
+        filterset=filtersets.OrganisationFilterSet,
         filter_label=_("kind"),
         filter_choices=OrganisationKind.choices,
         excel=True,
@@ -115,7 +115,7 @@ KINDS: dict[str, Kind] = {
         form=registry_forms.VehicleForm,
         save=actions.do_save_vehicle,
         columns=("plate", "plate_kind", "vehicle_type", "brand", "colour", "owner"),
-        search=queries.search_vehicles,
+        filterset=filtersets.VehicleFilterSet,
         filter_label=_("plate kind"),
         filter_choices=PlateKind.choices,
     ),

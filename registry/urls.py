@@ -3,6 +3,11 @@
 from django.urls import path
 
 from registry import views, views_excel
+from registry.permissions import RECORD_PERMISSIONS
+
+# One form view serves both: the new-record form needs ``create``, the edit form ``partial_update``.
+CREATE = RECORD_PERMISSIONS["create"]
+CHANGE = RECORD_PERMISSIONS["partial_update"]
 
 app_name = "registry"
 
@@ -17,8 +22,12 @@ urlpatterns = [
     path("<str:kind>/template.xlsx", views_excel.TemplateDownloadView.as_view(), name="template"),
     path("<str:kind>/export.xlsx", views_excel.ExportView.as_view(), name="export"),
     path("<str:kind>/", views.RecordListView.as_view(), name="list"),
-    path("<str:kind>/new/", views.RecordFormView.as_view(), name="create"),
+    path("<str:kind>/new/", views.RecordFormView.as_view(permissions={"GET": CREATE, "POST": CREATE}), name="create"),
     path("<str:kind>/<int:pk>/", views.RecordDetailView.as_view(), name="record"),
-    path("<str:kind>/<int:pk>/edit/", views.RecordFormView.as_view(), name="edit"),
+    path(
+        "<str:kind>/<int:pk>/edit/",
+        views.RecordFormView.as_view(permissions={"GET": CHANGE, "POST": CHANGE}),
+        name="edit",
+    ),
     path("<str:kind>/<int:pk>/delete/", views.RecordDeleteView.as_view(), name="delete"),
 ]

@@ -9,62 +9,70 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, ProtectedError, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views import View
-from rest_framework.permissions import SAFE_METHODS
 
 from district.audit import do_record_id_number_search, do_record_pii_view
-from district.permissions import CHANGE_REGISTRY, VIEW_PII, VIEW_REGISTRY, can_change_object, has_capability
-from district.scope import is_police_for
+from district.permissions import SET_KEY_PERSON, has_capability
+from district.views import DeclaredView
 from registry import actions
 from registry.doorplates import plate_png, plate_svg
+from registry.filtersets import request_shows_pii
 from registry.forms import AddressForm
 from registry.kinds import KINDS, Kind
 from registry.masking import full_id_number
 from registry.models import Address, House, Organisation, Person, Vehicle
+from registry.permissions import READ, RECORD_PERMISSIONS
 from tenants.models import Compound
 
 PAGE_SIZE = 25
 
 
-class CompoundView(View):
-    """Base of compound pages: ``self.compound`` is the compound the middleware resolved."""
+class CompoundView(DeclaredView):
+    """Base of compound pages: ``self.compound`` is the compound the middleware resolved.
+
+    Each page declares ``permissions`` per HTTP method (``registry.permissions`` holds the
+    needs shared with the API); a method without a declaration is refused. A need that a
+    per-object grant may satisfy is checked against :meth:`permission_object`, with the
+    capability asked at this compound.
+    """
 
     compound: Compound
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if getattr(request, "tenant", None) is None:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # Scope was checked by the middleware (404 out of scope); the declared need is checked
+        # by DeclaredView (403).
+        compound: Compound | None = getattr(request, "tenant", None)
+        if compound is None:
             raise Http404
-        self.compound = request.tenant
+        self.compound = compound
         kwargs.pop("compound", None)
-        # Scope was checked by the middleware (404); here the role's capability (403).
-        if not self.allowed(request, **kwargs):
-            raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
-
-    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
-        """Reading needs ``registry.view``, writing ``registry.change``; views may widen this."""
-        needed = VIEW_REGISTRY if request.method in SAFE_METHODS else CHANGE_REGISTRY
-        return has_capability(request.user, needed, self.compound)
 
     def url(self, name: str, **kwargs: Any) -> str:
         return reverse(f"registry:{name}", kwargs={"compound": self.compound.code, **kwargs})
 
     def shows_pii(self, request: HttpRequest) -> bool:
         """Does the user see ID numbers and phones unmasked here (``pii.view`` at this compound)?"""
-        return has_capability(request.user, VIEW_PII, self.compound)
+        return request_shows_pii(request)
 
     def audit_id_number_search(self, request: HttpRequest, q: str, found: QuerySet) -> None:
         """A search by a whole ID number is audited, masked or not: it singles out one person."""
         if number := full_id_number(q):
             do_record_id_number_search(request.user, self.compound, number, found=found, request=request)
+
+
+def filtered(k: Kind, request: HttpRequest, data: Any) -> tuple[Any, QuerySet]:
+    """The kind's filterset over ``data`` and what it finds (nothing when the filters are invalid)."""
+    filterset = k.filterset(data, queryset=k.model._default_manager.all(), request=request)
+    found = filterset.qs if filterset.is_valid() else k.model._default_manager.none()
+    return filterset, found
 
 
 def kind_or_404(slug: str) -> Kind:
@@ -76,6 +84,8 @@ def kind_or_404(slug: str) -> Kind:
 
 class OverviewView(CompoundView):
     """The compound's home: counts of each record kind and the address tree."""
+
+    permissions = {"GET": READ}
 
     def get(self, request: HttpRequest) -> HttpResponse:
         counts = {
@@ -95,12 +105,14 @@ class OverviewView(CompoundView):
 class RecordListView(CompoundView):
     """Searchable list of one record kind; htmx requests get only the table."""
 
+    permissions = {"GET": RECORD_PERMISSIONS["list"]}
+
     @transaction.atomic  # the audit rows commit with the reads they record, or not at all
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         k = kind_or_404(kind)
-        q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
         masked = not self.shows_pii(request)
-        found = k.search(k.model.objects.all(), q, tag, pii=not masked)
+        filterset, found = filtered(k, request, request.GET)
+        q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
         page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
         shown = list(page)
         if k.pii and not masked:
@@ -113,6 +125,7 @@ class RecordListView(CompoundView):
             "page": page,
             "q": q,
             "tag": tag,
+            "filter_errors": filterset.errors,
         }
         template = "registry/_table.html" if request.headers.get("HX-Request") else "registry/list.html"
         return render(request, template, context)
@@ -121,6 +134,8 @@ class RecordListView(CompoundView):
 class RecordDetailView(CompoundView):
     """All fields of one record, with its related records."""
 
+    permissions = {"GET": RECORD_PERMISSIONS["retrieve"]}
+
     @transaction.atomic
     def get(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         k = kind_or_404(kind)
@@ -128,7 +143,7 @@ class RecordDetailView(CompoundView):
         masked = not self.shows_pii(request)
         if k.pii and not masked:
             do_record_pii_view(request.user, self.compound, [obj], request=request)
-        fields = [(k.header(name), k.cell(obj, name, masked=masked)) for name in k.form._meta.fields]
+        fields = [(k.header(name), k.cell(obj, name, masked=masked)) for name in k.form._meta.fields or ()]
         related: list[tuple[Kind, list]] = []
         if isinstance(obj, Person):
             fields[2:2] = [
@@ -145,20 +160,20 @@ class RecordDetailView(CompoundView):
 
 
 class RecordFormView(CompoundView):
-    """Create (no ``pk``) or edit a record; field-level errors come from the model's validation."""
+    """Create (no ``pk``) or edit a record; field-level errors come from the model's validation.
 
-    def allowed(self, request: HttpRequest, **kwargs: Any) -> bool:
-        # The form itself is only for those who may save it: the role's capability, or a
-        # per-object grant on the record being edited.
-        if "pk" not in kwargs:
-            return has_capability(request.user, CHANGE_REGISTRY, self.compound)
-        model = kind_or_404(kwargs["kind"]).model
-        return can_change_object(request.user, self.compound, get_object_or_404(model, pk=kwargs["pk"]))
+    The URLs declare its permissions: ``create`` for the new-record form, ``partial_update``
+    (the role's capability, or a per-object grant on the record) for the edit form. The form
+    itself is only for those who may save it.
+    """
+
+    def permission_object(self, **kwargs: Any) -> Any:
+        return get_object_or_404(kind_or_404(kwargs["kind"]).model, pk=kwargs["pk"])
 
     def _form(self, request: HttpRequest, k: Kind, obj: Any, data: Any = None) -> Any:
         extra: dict[str, Any] = {}
         if k.slug == "persons":
-            extra["can_set_police_tags"] = is_police_for(request.user, self.compound)
+            extra["can_set_police_tags"] = has_capability(request.user, SET_KEY_PERSON, self.compound)
         if k.pii:
             # Users without pii.view get masked inputs; the mask sent back keeps the real value.
             extra["mask_pii"] = not self.shows_pii(request)
@@ -192,11 +207,13 @@ class RecordFormView(CompoundView):
 class RecordDeleteView(CompoundView):
     """Delete a record (POST only)."""
 
+    permissions = {"POST": RECORD_PERMISSIONS["destroy"]}
+
     def post(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         k = kind_or_404(kind)
         obj = get_object_or_404(k.model, pk=pk)
         try:
-            actions.do_delete(obj)
+            actions.do_delete(obj, acting_user=request.user)
         except ProtectedError:
             messages.error(request, _("This record is still referenced and cannot be deleted."))
             return redirect(self.url("record", kind=k.slug, pk=pk))
@@ -207,6 +224,8 @@ class RecordDeleteView(CompoundView):
 class AddressTreeView(CompoundView):
     """The standard-address tree; POST adds a building, unit, floor or room."""
 
+    permissions = {"GET": RECORD_PERMISSIONS["list"], "POST": RECORD_PERMISSIONS["create"]}
+
     def get(self, request: HttpRequest, form: AddressForm | None = None) -> HttpResponse:
         nodes = Address.objects.order_by("code").only("id", "level", "number", "code", "full_name", "parent_id")
         return render(request, "registry/addresses.html", {"nodes": nodes, "form": form or AddressForm()})
@@ -216,7 +235,10 @@ class AddressTreeView(CompoundView):
         if form.is_valid():
             try:
                 address = actions.do_create_address(
-                    self.compound, parent=form.cleaned_data["parent"], number=form.cleaned_data["number"]
+                    self.compound,
+                    parent=form.cleaned_data["parent"],
+                    number=form.cleaned_data["number"],
+                    acting_user=request.user,
                 )
             except ValidationError as exc:
                 form.add_error("number", exc.messages)
@@ -233,6 +255,8 @@ class AddressDetailView(CompoundView):
 
     This is the page a door plate's QR code opens.
     """
+
+    permissions = {"GET": RECORD_PERMISSIONS["retrieve"]}
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         address = get_object_or_404(Address, pk=pk)
@@ -254,6 +278,8 @@ class AddressDetailView(CompoundView):
 class DoorPlateView(CompoundView):
     """A door plate as SVG or PNG."""
 
+    permissions = {"GET": RECORD_PERMISSIONS["retrieve"]}
+
     def get(self, request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         if fmt not in ("svg", "png"):
             raise Http404
@@ -266,6 +292,8 @@ class DoorPlateView(CompoundView):
 
 class DoorPlatePrintView(CompoundView):
     """A print-ready sheet of the plates of an address and every room beneath it."""
+
+    permissions = {"GET": RECORD_PERMISSIONS["retrieve"]}
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         address = get_object_or_404(Address, pk=pk)

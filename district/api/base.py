@@ -2,23 +2,24 @@
 
 Compound endpoints: the middleware has already chosen the schema and checked the scope, so
 a request that reaches a ``CompoundViewSet`` is in scope; without a compound (an anonymous
-request has no schema) it answers 404 after DRF's own 401/403. Public endpoints narrow their
-queryset by the user's scope in ``get_queryset``.
+request has no schema) it answers 404 after DRF's own 403. Public endpoints narrow their
+queryset by the user's scope in ``get_queryset``. What each action needs is declared on the
+viewset and checked by ``DeclaredPermission``, the default permission class.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import Http404
-from rest_framework import serializers, viewsets
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework import routers, serializers, viewsets
 from rest_framework.request import Request
 
-from district.permissions import CHANGE_REGISTRY, VIEW_REGISTRY, can_change_object, has_capability
+from district.permissions import SIGNED_IN, Need
+from tenants.models import Compound
 
 
 def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -30,7 +31,7 @@ def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
     )
 
 
-class ModelCleanSerializer(serializers.ModelSerializer):
+class ModelCleanSerializer(serializers.ModelSerializer[models.Model]):
     """Validates with the model's ``full_clean`` (field validators, ``clean()``, constraints).
 
     The API therefore refuses exactly what the browser forms and the Excel import refuse,
@@ -42,8 +43,13 @@ class ModelCleanSerializer(serializers.ModelSerializer):
             setattr(instance, name, value)
         return instance
 
+    def _new_instance(self) -> models.Model:
+        # Named with its type: the stubs give Meta.model the unsolved type variable of ModelSerializer.
+        model: type[models.Model] = self.Meta.model
+        return model()
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        candidate = self._apply(copy.copy(self.instance) if self.instance else self.Meta.model(), attrs)
+        candidate = self._apply(copy.copy(self.instance) if self.instance else self._new_instance(), attrs)
         try:
             candidate.full_clean()
         except DjangoValidationError as exc:
@@ -52,39 +58,19 @@ class ModelCleanSerializer(serializers.ModelSerializer):
 
     def build_instance(self) -> models.Model:
         """The instance with the validated changes applied, not yet saved."""
-        return self._apply(self.instance or self.Meta.model(), dict(self.validated_data))
-
-
-class RegistryPermission(BasePermission):
-    """Capabilities of the user's roles at this compound (403 when in scope but not allowed).
-
-    Reading needs ``registry.view``; creating ``registry.change``; changing or deleting one
-    record needs ``registry.change`` or a per-object guardian grant on that record.
-    """
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        compound = getattr(request._request, "tenant", None)
-        if compound is None:
-            return False
-        if request.method in SAFE_METHODS or view.action not in ("create",):
-            return has_capability(request.user, VIEW_REGISTRY, compound)
-        return has_capability(request.user, CHANGE_REGISTRY, compound)
-
-    def has_object_permission(self, request: Request, view: Any, obj: models.Model) -> bool:
-        if request.method in SAFE_METHODS:
-            return True
-        compound = request._request.tenant
-        if request.method == "DELETE":
-            # A per-object grant lets its holder edit a record, not remove it (as on the pages).
-            return has_capability(request.user, CHANGE_REGISTRY, compound)
-        return can_change_object(request.user, compound, obj)
+        return self._apply(self.instance or self._new_instance(), dict(self.validated_data))
 
 
 class CompoundViewSet(viewsets.ModelViewSet):
-    """Base of every compound-schema endpoint; writes go through ``save_action`` (a ``do_save_*``)."""
+    """Base of every compound-schema endpoint; writes go through ``save_action``/``delete_action``.
+
+    Subclasses declare ``permissions`` (nothing is allowed by default) and the actions that
+    write: ``save_action(instance, acting_user=...)`` and ``delete_action(instance, acting_user=...)``.
+    """
 
     save_action: Any = None
-    permission_classes = [IsAuthenticated, RegistryPermission]
+    delete_action: Any = None
+    permissions: dict[str, Need] = {}
     # Never order by a masked field: the order would give away what the mask hides.
     ordering_fields = ["id", "created_at"]
 
@@ -95,7 +81,17 @@ class CompoundViewSet(viewsets.ModelViewSet):
             raise Http404  # unreachable through the middleware; never run without a schema
         super().initial(request, *args, **kwargs)
 
-    def _save(self, serializer: ModelCleanSerializer) -> None:
+    def request_compound(self) -> Compound:
+        """The compound the middleware resolved for this request (``initial`` refuses requests without one)."""
+        compound: Compound | None = getattr(self.request._request, "tenant", None)
+        if compound is None:
+            raise Http404
+        return compound
+
+    def _save(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        # The serializers of endpoints that write through here are ModelCleanSerializers (an
+        # endpoint with another serializer writes through its own perform_create).
+        serializer = cast(ModelCleanSerializer, serializer)
         try:
             serializer.instance = type(self).save_action(serializer.build_instance(), acting_user=self.request.user)
         except DjangoValidationError as exc:
@@ -105,6 +101,16 @@ class CompoundViewSet(viewsets.ModelViewSet):
     perform_update = _save
 
     def perform_destroy(self, instance: models.Model) -> None:
-        from registry.actions import do_delete
+        type(self).delete_action(instance, acting_user=self.request.user)
 
-        do_delete(instance)
+
+class APIRootView(routers.APIRootView):
+    """The index of an API's endpoints: any signed-in user may read it."""
+
+    permissions = {"GET": SIGNED_IN, "metadata": SIGNED_IN}
+
+
+class Router(routers.DefaultRouter):
+    """DefaultRouter whose index page carries a permission declaration like every other view."""
+
+    APIRootView = APIRootView

@@ -6,27 +6,17 @@ Listing is narrowed to the nodes the user manages; creating and deleting call
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.permissions import BasePermission, IsAuthenticated
-from rest_framework.request import Request
 
 from district.actions import do_assign_role, do_revoke_role
 from district.api.base import as_drf_error
-from district.models import RoleAssignment
-from district.permissions import ASSIGN_ROLES, access_node_by_code, has_capability, role_assignments_in_scope
-
-
-class CanAssignRoles(BasePermission):
-    """403 unless one of the user's roles carries ``roles.assign``."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return has_capability(request.user, ASSIGN_ROLES)
+from district.models import Area, RoleAssignment
+from district.permissions import ASSIGN_ROLES, access_node_by_code, need, role_assignments_in_scope
+from tenants.models import Compound
 
 
 class RoleAssignmentSerializer(serializers.ModelSerializer):
@@ -37,8 +27,12 @@ class RoleAssignmentSerializer(serializers.ModelSerializer):
     node = serializers.CharField(
         write_only=True, max_length=15, help_text="Division code of an area (area roles) or a compound code."
     )
-    area = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
-    compound = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    area: serializers.SlugRelatedField[Area] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    compound: serializers.SlugRelatedField[Compound] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     node_name = serializers.SerializerMethodField()
 
     class Meta:
@@ -93,7 +87,7 @@ class RoleAssignmentViewSet(
 
     serializer_class = RoleAssignmentSerializer
     queryset = RoleAssignment.objects.none()
-    permission_classes = [IsAuthenticated, CanAssignRoles]
+    permissions = {action: need(ASSIGN_ROLES) for action in ("list", "retrieve", "create", "destroy", "metadata")}
     search_fields = ["user__username", "area__code", "compound__code"]
     ordering_fields = ["created_at", "role"]
 
@@ -102,7 +96,7 @@ class RoleAssignmentViewSet(
             "area__code", "compound__code", "role", "user__username"
         )
 
-    def perform_create(self, serializer: RoleAssignmentSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[RoleAssignment]) -> None:
         data = serializer.validated_data
         area, compound = access_node_by_code(self.request.user, data["node"], role=data["role"])
         try:

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 
 from district.api.serializers import AreaSerializer, CompoundSerializer
 from district.models import Area
+from district.permissions import PUBLIC, SIGNED_IN, declare
 from district.scope import areas_in_scope, compounds_in_scope
 from tenants.models import Compound
 
@@ -23,6 +24,8 @@ class AreaViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = AreaSerializer
     queryset = Area.objects.none()
+    # Any signed-in user; the queryset narrows to the user's scope.
+    permissions = {"list": SIGNED_IN, "retrieve": SIGNED_IN, "metadata": SIGNED_IN}
 
     def get_queryset(self) -> QuerySet[Area]:
         return areas_in_scope(self.request.user).order_by("code")
@@ -33,12 +36,14 @@ class CompoundViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = CompoundSerializer
     queryset = Compound.objects.none()
+    permissions = {"list": SIGNED_IN, "retrieve": SIGNED_IN, "metadata": SIGNED_IN}
     search_fields = ["name", "code", "address"]
 
     def get_queryset(self) -> QuerySet[Compound]:
         return compounds_in_scope(self.request.user).order_by("code")
 
 
+@declare(GET=PUBLIC)
 @extend_schema(responses={200: dict, 503: dict}, description="Liveness and database check.")
 @api_view(["GET"])
 @permission_classes([AllowAny])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -13,11 +15,17 @@ __all__ = ["Area"]
 
 # GB/T 2260 gives 6 digits to cities and districts; streets (乡级) extend them to 9 digits
 # (the statistics bureau's 12-digit form is accepted too).
-CODE_LENGTHS = {AreaLevel.CITY: (6,), AreaLevel.DISTRICT: (6,), AreaLevel.STREET: (9, 12)}
-PARENT_LEVEL = {AreaLevel.CITY: None, AreaLevel.DISTRICT: AreaLevel.CITY, AreaLevel.STREET: AreaLevel.DISTRICT}
+CODE_LENGTHS: dict[str, tuple[int, ...]] = {AreaLevel.CITY: (6,), AreaLevel.DISTRICT: (6,), AreaLevel.STREET: (9, 12)}
+PARENT_LEVEL: dict[str, str | None] = {
+    AreaLevel.CITY: None,
+    AreaLevel.DISTRICT: AreaLevel.CITY,
+    AreaLevel.STREET: AreaLevel.DISTRICT,
+}
 
 
-class Area(models.Model):
+# Area.compounds (the reverse of Compound.street) stays unresolved: Compound's base, django-tenants'
+# TenantMixin, ships no types.
+class Area(models.Model):  # type: ignore[django-manager-missing]
     """行政区划 — one node of the admin-area tree (city, district or street) with its GB/T 2260 code.
 
     ``path`` is the slash-joined chain of codes from the city down, so "everything beneath
@@ -46,8 +54,9 @@ class Area(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs) -> None:
-        self.path = f"{self.parent.path}/{self.code}" if self.parent_id else self.code
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        parent = self.parent if self.parent_id else None
+        self.path = f"{parent.path}/{self.code}" if parent is not None else self.code
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
@@ -65,13 +74,6 @@ class Area(models.Model):
             raise ValidationError({"code": _("This division code has the wrong length for its level.")})
         if self.parent is not None and self.code and not self.code.startswith(self.parent.code[:4]):
             raise ValidationError({"code": _("A division code must start with its parent's prefix.")})
-
-    def descendants(self, include_self: bool = True) -> models.QuerySet[Area]:
-        """Every area beneath this one (and this one unless told otherwise)."""
-        qs = Area.objects.filter(path__startswith=f"{self.path}/")
-        if include_self:
-            qs = qs | Area.objects.filter(pk=self.pk)
-        return qs
 
     def ancestors(self) -> list[Area]:
         """From the city down to this area's parent."""

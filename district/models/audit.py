@@ -1,4 +1,4 @@
-"""The audit log of access to personal information and of permission changes (PIPL)."""
+"""The audit log: writes, access to personal information and permission changes (PIPL)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["AuditAction", "AuditEntry"]
+__all__ = ["CHANGE_ACTIONS", "AuditAction", "AuditEntry"]
 
 
 class AuditAction(models.TextChoices):
     """What an audit row records."""
 
+    CREATE = "create", _("Created a record")
+    UPDATE = "update", _("Changed a record")
+    DELETE = "delete", _("Deleted a record")
     VIEW_PII = "view_pii", _("Viewed unmasked personal information")
     SEARCH_ID_NUMBER = "search_id_number", _("Searched by a full ID number")
     EXPORT = "export", _("Exported records")
@@ -20,6 +23,10 @@ class AuditAction(models.TextChoices):
     REVOKE_ROLE = "revoke_role", _("Revoked a role")
     GRANT_OBJECT = "grant_object", _("Granted a per-object permission")
     REVOKE_OBJECT = "revoke_object", _("Revoked a per-object permission")
+
+
+# The verbs of writes to records (rows written by the do_* actions), as opposed to reads and grants.
+CHANGE_ACTIONS = (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.DELETE)
 
 
 class AuditEntry(models.Model):

@@ -1,10 +1,9 @@
 """Registry API routes (mounted under ``c/<compound>/api/registry/``)."""
 
-from rest_framework.routers import DefaultRouter
-
+from district.api.base import Router
 from registry.api import views
 
-router = DefaultRouter()
+router = Router()
 router.register("addresses", views.AddressViewSet)
 router.register("persons", views.PersonViewSet)
 router.register("houses", views.HouseViewSet)

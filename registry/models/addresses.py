@@ -10,14 +10,24 @@ from registry.choices import AddressLevel
 __all__ = ["Address"]
 
 # Digits each level adds to the standard-address code, after the compound's code.
-CODE_WIDTH = {AddressLevel.BUILDING: 3, AddressLevel.UNIT: 2, AddressLevel.FLOOR: 3, AddressLevel.ROOM: 4}
-CHILD_LEVEL = {
+CODE_WIDTH: dict[str, int] = {
+    AddressLevel.BUILDING: 3,
+    AddressLevel.UNIT: 2,
+    AddressLevel.FLOOR: 3,
+    AddressLevel.ROOM: 4,
+}
+CHILD_LEVEL: dict[str, str | None] = {
     AddressLevel.BUILDING: AddressLevel.UNIT,
     AddressLevel.UNIT: AddressLevel.FLOOR,
     AddressLevel.FLOOR: AddressLevel.ROOM,
     AddressLevel.ROOM: None,
 }
-SUFFIX = {AddressLevel.BUILDING: "号楼", AddressLevel.UNIT: "单元", AddressLevel.FLOOR: "层", AddressLevel.ROOM: "室"}
+SUFFIX: dict[str, str] = {
+    AddressLevel.BUILDING: "号楼",
+    AddressLevel.UNIT: "单元",
+    AddressLevel.FLOOR: "层",
+    AddressLevel.ROOM: "室",
+}
 
 
 class Address(models.Model):

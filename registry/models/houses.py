@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +16,9 @@ from registry.validators import (
     normalised_or_raw,
     validate_phone,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["House", "Lease"]
 
@@ -46,7 +52,7 @@ class House(models.Model):
 
     def clean(self) -> None:
         """A house sits at a room address; the owner's ID number and phone are checked."""
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, Sequence[StrOrPromise]] = {}
         if self.address_id and self.address.level != "room":
             errors["address"] = [_("A house must be at a room address.")]
         if self.owner_id_number:

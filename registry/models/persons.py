@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -17,6 +19,9 @@ from registry.validators import (
     normalised_or_raw,
     validate_phone,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["Person"]
 
@@ -79,7 +84,7 @@ class Person(models.Model):
 
     def clean(self) -> None:
         """Normalise the identity document and derive birth date and sex from a resident ID."""
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, Sequence[StrOrPromise]] = {}
         if self.id_type == IdType.RESIDENT_ID:
             try:
                 facts = check_id_number(self.id_number)

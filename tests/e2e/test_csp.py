@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from district.demo_data import COMPOUNDS
+from tenants.demo import COMPOUNDS
 from tests.e2e.conftest import login, upload_persons
 
 pytestmark = pytest.mark.e2e

@@ -48,14 +48,14 @@ def test_masked_fields_are_not_sortable(client, staff_a, compound_a, person):
     assert up == down == names(client.get(API))
 
 
-def test_unmasked_write_response_is_audited(client, compound_a, person):
+def test_a_write_is_audited_by_its_action_not_by_the_view(client, compound_a, person):
     officer = RoleFactory(user__username="minjing-w", role="beat_officer", compound=compound_a).user
     client.force_login(officer)
     response = client.patch(f"{API}{person.pk}/", {"notes": "走访"}, content_type="application/json")
     assert response.status_code == 200
     assert response.json()["id_number"] == person.id_number
-    entry = AuditEntry.objects.get(action=AuditAction.VIEW_PII, user=officer)
-    assert entry.object_ids == [person.pk]
+    entry = AuditEntry.objects.get(user=officer)
+    assert (entry.action, entry.object_ids, entry.detail["fields"]) == (AuditAction.UPDATE, [person.pk], ["notes"])
 
 
 def test_audit_log_follows_only_auditing_roles(client, compound_a, compound_b, person):
@@ -68,11 +68,17 @@ def test_audit_log_follows_only_auditing_roles(client, compound_a, compound_b, p
 
 
 @pytest.mark.parametrize(
-    "url", ["/c/370102001001/persons/?q=%00", "/c/370102001001/houses/?q=a%00", f"{API}?q=%00", "/roles/?q=%00"]
+    ("url", "status"),
+    [
+        ("/c/370102001001/persons/?q=%00", 200),
+        ("/c/370102001001/houses/?q=a%00", 200),
+        (f"{API}?q=%00", 400),  # the API's filters answer bad input with 400, the page with no rows
+        ("/roles/?q=%00", 200),
+    ],
 )
-def test_nul_in_search_is_not_a_server_error(client, superuser, person, url):
+def test_nul_in_search_is_not_a_server_error(client, superuser, person, url, status):
     client.force_login(superuser)
-    assert client.get(url).status_code == 200
+    assert client.get(url).status_code == status
 
 
 def test_import_reports_are_for_those_who_may_import(client, compound_a):
