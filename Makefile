@@ -83,5 +83,10 @@ typecheck: install-dev
 bench: install
 	$(PY) bench/provision.py
 
+# 64 clients for 30 s on a daphne of its own (docs/benchmarks.md); e.g. make bench-load ARGS="--clients 16".
+.PHONY: bench-load
+bench-load: install-dev
+	$(PY) bench/load.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -35,6 +35,7 @@ from district.permissions import (
     has_capability,
     manages_node,
     may_assign_role,
+    may_manage_user,
 )
 from district.scope import covers_compound, forget_assignments
 from tenants.models import Compound
@@ -51,6 +52,19 @@ def _check_not_self(actor: AnyUser, user: User) -> None:
     # account's change is a second person's act and leaves its own audit row.
     if actor.pk == user.pk and not actor.is_superuser:
         raise PermissionDenied(_("You cannot change your own roles or permissions."))
+
+
+def no_such_user_message() -> str:
+    """The one answer for a username that does not exist and for an account out of the actor's reach."""
+    return _("No account with this username that you may give roles to.")
+
+
+def _check_within_reach(actor: AnyUser, user: User) -> None:
+    # Superusers, and accounts holding a role the actor may not hand out, are answered as if
+    # they did not exist (district.permissions.users_within_reach): the role page and the API
+    # refuse them before this with the same words; this is the one place that enforces it.
+    if not may_manage_user(actor, user):
+        raise ValidationError({"user": no_such_user_message()})
 
 
 def role_audit_detail(assignment: RoleAssignment) -> dict[str, Any]:
@@ -84,6 +98,9 @@ def do_assign_role(
 
     The actor needs ``roles.assign``, must manage the node, and the delegation table
     (``district.permissions.ASSIGNABLE_ROLES``) must let their role hand out this one there.
+    The user must be within the actor's reach (``district.permissions.users_within_reach``):
+    a superuser is given roles only by a superuser, and an account holding a role the actor
+    may not hand out is refused like a username that does not exist (``ValidationError``).
     """
     if not has_capability(actor, ASSIGN_ROLES):
         raise PermissionDenied(_("Your roles may not assign roles."))
@@ -98,6 +115,7 @@ def do_assign_role(
     if not may_assign_role(actor, role, area=area, compound=compound):
         raise PermissionDenied(_("Your roles may not assign this role here."))
     _check_not_self(actor, user)
+    _check_within_reach(actor, user)
     # Serialise assignments to one user, so two concurrent requests cannot both pass the
     # duplicate check below.
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
@@ -118,7 +136,11 @@ def do_assign_role(
 
 @transaction.atomic
 def do_revoke_role(actor: AnyUser, assignment: RoleAssignment, request: HttpRequest | None = None) -> None:
-    """Take a role away again; the actor must be one who could have assigned it."""
+    """Take a role away again; the actor must be one who could have assigned it, to this account.
+
+    An account out of the actor's reach (a superuser's, or one holding a role the actor may
+    not hand out) keeps its roles: ``PermissionDenied``, since the assignment itself was shown.
+    """
     if not has_capability(actor, ASSIGN_ROLES):
         raise PermissionDenied(_("Your roles may not assign roles."))
     area, compound = assignment.area, assignment.compound
@@ -127,6 +149,8 @@ def do_revoke_role(actor: AnyUser, assignment: RoleAssignment, request: HttpRequ
     if not may_assign_role(actor, assignment.role, area=area, compound=compound):
         raise PermissionDenied(_("Your roles may not revoke this role."))
     _check_not_self(actor, assignment.user)
+    if not may_manage_user(actor, assignment.user):
+        raise PermissionDenied(_("Your roles may not change this account's roles."))
     # The row is written before the delete: afterwards the assignment has no primary key.
     do_record_audit(
         actor,

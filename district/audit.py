@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from district.form_fields import export_reason_field
 from district.models import CHANGE_ACTIONS, AuditAction, AuditEntry, RoleAssignment
 from district.permissions import VIEW_AUDIT, roles_with
 from district.scope import compounds_in_scope
@@ -190,7 +191,8 @@ class AuditFilterForm(forms.Form):
     )
     date_from = forms.DateField(label=_("date from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("date to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    record = forms.IntegerField(label=_("record id"), required=False, min_value=1)
+    # Record ids are 64-bit (object_ids is an array of bigint): a larger number is refused, not sent to PostgreSQL.
+    record = forms.IntegerField(label=_("record id"), required=False, min_value=1, max_value=2**63 - 1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -214,15 +216,7 @@ class AuditExportForm(AuditFilterForm):
     audit row the export writes about itself.
     """
 
-    reason = forms.CharField(
-        label=_("Reason for the export"),
-        min_length=4,
-        max_length=500,
-        error_messages={
-            "required": _("Please give the reason for this export (at least 4 characters)."),
-            "min_length": _("Please give the reason for this export (at least 4 characters)."),
-        },
-    )
+    reason = export_reason_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # No ids: the hidden filters sit on the page beside the search form's own fields.

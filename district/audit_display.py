@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -27,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from district.audit import AuditFilterForm
 from district.choices import Role
-from district.models import AuditAction, AuditEntry
+from district.models import AuditAction, AuditEntry, ProbeKind
 
 __all__ = ["AuditRow", "model_for", "present", "present_page", "record_type_label"]
 
@@ -218,6 +219,14 @@ def _permission_label(codename: str) -> str:
     return str(PERMISSION_ACTIONS.get(action, codename))
 
 
+def _local_time(iso: str) -> str:
+    """An ISO 8601 time kept in a row's detail, in local time as the page shows times."""
+    try:
+        return f"{timezone.localtime(datetime.fromisoformat(iso)):%Y-%m-%d %H:%M}"
+    except ValueError:
+        return iso
+
+
 def _yes_no(value: Any) -> str:
     return _("yes") if value else _("no")
 
@@ -237,8 +246,16 @@ def _detail_parts(entry: AuditEntry) -> list[str]:
         parts.append(_labelled(_("for user"), str(user)))
     if tags := detail.get("police_tags"):
         parts.append(_labelled(_("police-only tags changed"), _join([_choice_label(model, t) for t in tags])))
+    if lookup := detail.get("lookup"):
+        parts.append(_labelled(_("lookup"), str(dict(ProbeKind.choices).get(lookup, lookup))))
     if q := detail.get("q"):
         parts.append(_labelled(_("search"), str(q)))
+    if "found" in detail:
+        parts.append(_labelled(_("found"), _yes_no(detail["found"])))
+    if "misses" in detail:
+        parts.append(_labelled(_("lookups that found nothing"), str(detail["misses"])))
+    if until := detail.get("until"):
+        parts.append(_labelled(_("locked until"), _local_time(str(until))))
     if tag := detail.get("tag"):
         parts.append(_labelled(_("filter"), _choice_label(model, tag)))
     if "masked" in detail:

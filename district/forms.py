@@ -5,42 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from district.actions import no_such_user_message
 from district.choices import Role
-from district.permissions import access_node_by_code, assignable_roles
+from district.form_fields import BootstrapMixin
+from district.permissions import access_node_by_code, assignable_roles, users_within_reach
 from district.typing import AnyUser
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-    # Mixins see the form they are mixed into; at run time they stay plain classes.
-    _FormBase = forms.BaseForm
-else:
-    _FormBase = object
-
-
-class BootstrapMixin(_FormBase):
-    """Adds Bootstrap classes so every form renders alike on a phone and a desktop."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxSelectMultiple):
-                continue
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            widget.attrs.setdefault("class", css)
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        # Mark invalid inputs so the error is visible at the field, not only below it.
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
 
 
 class RoleAssignForm(BootstrapMixin, forms.Form):
@@ -48,7 +23,8 @@ class RoleAssignForm(BootstrapMixin, forms.Form):
 
     The role choices are the ones the actor may hand out somewhere; whether they may hand it
     out at this node is the action's question. An unknown code and a code outside the actor's
-    part of the tree get the same message, so codes cannot be probed from this form.
+    part of the tree get the same message, so codes cannot be probed from this form; so do an
+    unknown username and an account out of the actor's reach.
     """
 
     username = forms.CharField(label=_("Username"), max_length=150)
@@ -67,9 +43,11 @@ class RoleAssignForm(BootstrapMixin, forms.Form):
 
     def clean_username(self) -> User:
         username = self.cleaned_data["username"].strip()
-        user = get_user_model()._default_manager.filter(username=username).first()
+        # An account the actor may not touch (a superuser's, one holding a role above its
+        # reach) is answered like one that does not exist, so usernames cannot be probed.
+        user = users_within_reach(self.actor).filter(username=username).first()
         if user is None:
-            raise forms.ValidationError(_("No user with this username."))
+            raise forms.ValidationError(no_such_user_message())
         return user
 
     def clean(self) -> dict[str, Any]:

@@ -10,8 +10,9 @@ compound's schema, checked by ``can_change_object``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.http import Http404
 
@@ -20,6 +21,9 @@ from district.models import Area, RoleAssignment
 from district.scope import assignments_of, beneath, held_path, node_path, role_assignments_beneath
 from district.typing import AnyUser
 from tenants.models import Compound
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 VIEW_REGISTRY = "registry.view"
 CHANGE_REGISTRY = "registry.change"
@@ -201,6 +205,39 @@ def assignable_roles(actor: AnyUser) -> list[str]:
     for ra in _granting_assignments(actor) if actor.is_authenticated else []:
         allowed |= ASSIGNABLE_ROLES[ra.role]
     return [role for role in Role.values if role in allowed]
+
+
+# --- Which accounts a delegating role may touch (issue #7) -----------------------------------
+#
+# A delegating role names accounts by username. It may change the roles of an account only if
+# every role the account holds is one the delegator may hand out somewhere: a street office
+# staffs property staff, grid workers and mediators, and cannot add to (or take from) the
+# roles of a beat officer's, a street office's or a superuser's account. Nobody but a
+# superuser gives a superuser roles. An account out of reach answers exactly like a username
+# that does not exist, so usernames cannot be probed through the role page or the API.
+
+
+def users_within_reach(actor: AnyUser) -> models.QuerySet[User]:
+    """The accounts whose roles ``actor`` may change (every account for a superuser)."""
+    users = get_user_model()._default_manager.all()
+    if not actor.is_authenticated:
+        return users.none()
+    if actor.is_superuser:
+        return users
+    beyond = [role for role in Role.values if role not in assignable_roles(actor)]
+    return users.filter(is_superuser=False).exclude(role_assignments__role__in=beyond)
+
+
+def may_manage_user(actor: AnyUser, user: AnyUser) -> bool:
+    """Is ``user`` within the actor's reach (:func:`users_within_reach`, for one account)?"""
+    if not actor.is_authenticated:
+        return False
+    if actor.is_superuser:
+        return True
+    if user.is_superuser:
+        return False
+    reach = set(assignable_roles(actor))
+    return all(ra.role in reach for ra in assignments_of(user))
 
 
 def role_assignments_in_scope(actor: AnyUser) -> models.QuerySet[RoleAssignment]:

@@ -145,8 +145,30 @@ def _database_url() -> str:
     return database_url()
 
 
-DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60)}
+# Database connections (issue #7). Under ASGI, Django runs each request's sync code in a thread
+# of its own (one asgiref executor per request) and a connection belongs to its thread, so a
+# persistent connection (CONN_MAX_AGE > 0) is never reused: it outlives its thread until the
+# garbage collector happens to free it, and 64 clients ran PostgreSQL out of connections
+# (docs/benchmarks.md). As Django's docs say for ASGI: no persistent connections, a pool instead.
+# psycopg 3's pool is shared by the process's threads; a request holds one connection from its
+# first query to its end and then returns it. So one ASGI process never holds more than
+# DATABASE_POOL_SIZE connections, whatever the load: keep (ASGI processes + job workers) × size
+# well under PostgreSQL's max_connections (100 by default), which other clients share.
+DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "8"))
+DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=0, conn_health_checks=True)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    {
+        # An unreachable server fails a connection attempt in seconds, not after TCP's minutes.
+        "connect_timeout": 5,
+        "pool": {
+            "min_size": 2,
+            "max_size": DATABASE_POOL_SIZE,
+            # A request waits this long for a free connection, then fails; /healthz waits less.
+            "timeout": 10.0,
+        },
+    }
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -194,8 +216,24 @@ WHITENOISE_USE_FINDERS = True
 
 # Excel uploads of a few thousand rows are fine; reject anything absurd early.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Any request body, refused (413) by district.asgi before Django reads it: Django's ASGI handler
+# otherwise spools the whole body to a temporary file before a view can say no. The largest
+# legitimate body is an Excel upload (REGISTRY_IMPORT_MAX_UPLOAD_BYTES) plus its form.
+REQUEST_BODY_MAX_BYTES = 11 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 REGISTRY_IMPORT_MAX_ROWS = 20000
+# Import bombs (issue #7): what an uploaded workbook may weigh and hold. Checked at upload and
+# again, streaming, by the job before openpyxl opens the file (registry/excel/limits.py says why
+# each is what it is). Blank rows count: a sheet may hold its header, MAX_ROWS rows of data and
+# MAX_BLANK_ROWS blank rows, anywhere; a sheet holding more is refused, not cut short.
+REGISTRY_IMPORT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+REGISTRY_IMPORT_MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+REGISTRY_IMPORT_MAX_BLANK_ROWS = 1000
+REGISTRY_IMPORT_MAX_COLUMNS = 64
+REGISTRY_IMPORT_MAX_CELL_CHARS = 1000
+# The uploaded file of a finished or failed import is deleted this long after it ended (a daily
+# job, registry.tasks); the job's counts and error report stay.
+REGISTRY_IMPORT_FILE_RETENTION = timedelta(days=7)
 
 # --- Background jobs (DESIGN.md §1, §7): procrastinate on this PostgreSQL (district/jobs.py) ------
 # Every app's tasks.py is found by procrastinate's autodiscovery; district.jobs holds the job
@@ -213,9 +251,18 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     # Each viewset declares what each action needs (district.permissions); undeclared is refused.
     "DEFAULT_PERMISSION_CLASSES": ["district.api.permissions.DeclaredPermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # drf-spectacular's, with the error responses every operation shares (district.api.schema).
+    "DEFAULT_SCHEMA_CLASS": "district.api.schema.AutoSchema",
+    # limit 1–1000 and offset ≥ 0, else 400 (DRF's own guesses a default, or lets the database fail).
+    "DEFAULT_PAGINATION_CLASS": "district.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # JSON bodies of at most 1 MB and 32 levels (DATA_UPLOAD_MAX_MEMORY_SIZE does not cover DRF's
+    # streamed JSON); forms and uploads stay under Django's own limits.
+    "DEFAULT_PARSER_CLASSES": [
+        "district.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -231,6 +278,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/static/favicon.svg",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API's documented bodies are JSON. Form posts are still parsed (Django's test client and
+    # scripts use them), but they are not the interface, and documenting them would triple the
+    # request bodies the schema fuzzer (tests/api/test_schemathesis.py) has to try.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
 }
 
 LOGGING = {
@@ -304,3 +355,12 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+
+# Whole ID number and phone lookups by users who see them masked (issue #7, district/probes.py):
+# at most LIMIT per user within WINDOW (a desk clerk answering callers makes a few an hour);
+# MISSES lookups in the window that find nothing lock the lookups for LOCKOUT and notify the
+# compound. A masked phone hides 10,000 numbers: at 10 misses per lockout that is weeks of work.
+IDENTIFIER_PROBE_LIMIT = 20
+IDENTIFIER_PROBE_WINDOW = timedelta(minutes=10)
+IDENTIFIER_PROBE_MISSES = 10
+IDENTIFIER_PROBE_LOCKOUT = timedelta(hours=1)

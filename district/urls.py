@@ -36,3 +36,6 @@ urlpatterns = [
     path("c/<str:compound>/api/registry/", include("registry.api.urls")),
     path("c/<str:compound>/", include("registry.urls")),
 ]
+
+# A URL no route takes answers in JSON under /api/, like every other API error.
+handler404 = "district.api.errors.page_not_found"

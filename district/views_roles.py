@@ -17,16 +17,32 @@ from django.utils.translation import gettext as _
 from district.actions import do_assign_role, do_revoke_role
 from district.forms import RoleAssignForm
 from district.models import RoleAssignment
-from district.permissions import ASSIGN_ROLES, may_assign_role, need, role_assignments_in_scope
+from district.permissions import (
+    ASSIGN_ROLES,
+    may_assign_role,
+    may_manage_user,
+    need,
+    role_assignments_in_scope,
+    users_within_reach,
+)
 from district.typing import AnyUser
 from district.views import DeclaredView
 
 PAGE_SIZE = 50
 
 
-def may_revoke(actor: AnyUser, assignment: RoleAssignment) -> bool:
-    """Show a revoke button? The same rules as ``do_revoke_role`` (own roles are never revoked)."""
+def may_revoke(actor: AnyUser, assignment: RoleAssignment, within_reach: set[int] | None = None) -> bool:
+    """Show a revoke button? The same rules as ``do_revoke_role`` (own roles are never revoked).
+
+    ``within_reach``: ids of the page's accounts the actor may touch, read in one query
+    (``users_within_reach``); without it the account's roles are read here.
+    """
     if assignment.user_id == actor.pk and not actor.is_superuser:
+        return False
+    if within_reach is not None:
+        if assignment.user_id not in within_reach:
+            return False
+    elif not may_manage_user(actor, assignment.user):
         return False
     return may_assign_role(actor, assignment.role, area=assignment.area, compound=assignment.compound)
 
@@ -54,7 +70,9 @@ class RoleListView(RoleView):
         # Area roles first (city → street by code), then compound roles by compound code.
         ordered = assignments.order_by("area__code", "compound__code", "role", "user__username")
         page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
-        rows = [(ra, may_revoke(request.user, ra)) for ra in page]
+        users = {ra.user_id for ra in page}
+        within = set(users_within_reach(request.user).filter(pk__in=users).values_list("pk", flat=True))
+        rows = [(ra, may_revoke(request.user, ra, within)) for ra in page]
         context = {"rows": rows, "page": page, "q": q, "form": form or RoleAssignForm(actor=request.user)}
         return render(request, "district/roles.html", context, status=status)
 

@@ -14,6 +14,7 @@ of the fields that changed, never their values) and queues the realtime event
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
 from django.contrib.auth.models import AnonymousUser
@@ -24,12 +25,14 @@ from django.utils.translation import gettext as _
 
 from district.audit import changed_fields, do_record_audit, do_record_change, stored_values
 from district.jobs import defer_in_compound
-from district.models import AuditAction
-from district.permissions import SET_KEY_PERSON, has_capability
+from district.models import AuditAction, ProbeKind
+from district.permissions import SET_KEY_PERSON, VIEW_PII, has_capability
+from district.probes import check_probe_allowed, do_record_probe
 from district.realtime import send_event_on_commit
 from district.typing import AnyUser
 from registry.choices import POLICE_ONLY_TAGS, AddressLevel
 from registry.events import BULK_CREATED, CREATED, DELETED, UPDATED, event_type, record_payload, registry_group
+from registry.masking import visible_tags
 from registry.models import Address, House, ImportJob, Lease, Organisation, Person, Vehicle
 from registry.models.addresses import CHILD_LEVEL, CODE_WIDTH
 from tenants.models import Compound
@@ -46,11 +49,24 @@ def current_compound() -> Compound:
     return tenant
 
 
-def _save(obj: M, acting_user: Actor, *, compound: Compound | None = None, detail: dict[str, Any] | None = None) -> M:
-    """Validate, write, audit and announce one record; an edit that changes nothing writes nothing."""
+def _save(
+    obj: M,
+    acting_user: Actor,
+    *,
+    compound: Compound | None = None,
+    detail: dict[str, Any] | None = None,
+    check: Callable[[M, dict[str, Any] | None], None] | None = None,
+) -> M:
+    """Validate, write, audit and announce one record; an edit that changes nothing writes nothing.
+
+    ``check(obj, before)`` runs once the record is valid, before the write (``before``: the
+    stored values, None for a new record).
+    """
     compound = compound or current_compound()
     before = stored_values(obj)
     obj.full_clean()
+    if check is not None:
+        check(obj, before)
     fields = changed_fields(before, obj)
     if before is not None and not fields:
         return obj
@@ -114,27 +130,129 @@ def do_rename_address(address: Address, *, number: str, acting_user: Actor = Non
 
 
 def check_police_only_tags(person: Person, acting_user: Actor, compound: Compound) -> list[str]:
-    """The police-only tags (重点人员) this write sets or clears; refused without a police role here.
+    """The police-only tags (重点人员) this write sets or clears; only police roles change them.
 
-    System writes (``acting_user`` None: seed data, migrations) may set them.
+    System writes (``acting_user`` None: seed data, migrations) and police roles may set and
+    clear them. For anyone else they are not there to see (issue #7): a new person with one is
+    refused, and an existing person keeps the ones recorded, whatever the caller sent. Were
+    an edit that leaves out 重点人员 refused, or one that sends it accepted only for a key
+    person, the answer would tell who is one.
     """
     stored = Person.objects.filter(pk=person.pk).values_list("tags", flat=True).first() if person.pk else None
-    changed = sorted((set(stored or []) ^ set(person.tags or [])) & POLICE_ONLY_TAGS)
-    if changed and acting_user is not None and not has_capability(acting_user, SET_KEY_PERSON, compound):
-        raise ValidationError({"tags": _("Only police roles may set or clear the key-person tag.")})
-    return changed
+    if acting_user is not None and not has_capability(acting_user, SET_KEY_PERSON, compound):
+        if stored is None:
+            if set(person.tags or []) & POLICE_ONLY_TAGS:
+                raise ValidationError({"tags": _("Only police roles may set or clear the key-person tag.")})
+        else:
+            person.tags = sorted(set(visible_tags(person.tags, police=False)) | (set(stored) & POLICE_ONLY_TAGS))
+        return []
+    return sorted((set(stored or []) ^ set(person.tags or [])) & POLICE_ONLY_TAGS)
+
+
+class _IdentityTakenError(Exception):
+    """The person's ID number is registered to another record (leaves do_save_person as a ValidationError)."""
+
+
+def _shows_pii(acting_user: Actor, compound: Compound) -> bool:
+    return acting_user is None or has_capability(acting_user, VIEW_PII, compound)
+
+
+def check_identity_free(person: Person, before: dict[str, Any] | None, acting_user: Actor, compound: Compound) -> None:
+    """Refuse a new or changed ID number that another person of the compound already has.
+
+    Telling a user "already registered" is needed, but for a user who sees ID numbers masked
+    it is a whole-identifier lookup like a search (issue #7): such a user is refused by
+    ``district.probes`` *before* the number is looked up when over the lookup limit (whether
+    it is registered or not, so the refusal says nothing), and the answer "already registered"
+    is recorded as a lookup by :func:`do_save_person`. ``full_clean`` does not check this
+    (``Person.get_constraints``): the forms and the API report every other error first, alike
+    for registered and unregistered numbers, and only a record that is valid in every other
+    respect reaches this check.
+    """
+    if before is not None and (before["id_type"], before["id_number"]) == (person.id_type, person.id_number):
+        return
+    if acting_user is not None and not _shows_pii(acting_user, compound):
+        check_probe_allowed(acting_user, compound, ProbeKind.REGISTERED_ID, q=person.id_number)
+    # Serialise registrations of one number, so two concurrent ones cannot both pass the check.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
+            [f"{compound.schema_name}:person_identity", f"{person.id_type}:{person.id_number}"],
+        )
+    holder = Person.objects.filter(id_type=person.id_type, id_number=person.id_number).exclude(pk=person.pk)
+    holder_id = holder.values_list("pk", flat=True).first()
+    if holder_id is not None:
+        raise _IdentityTakenError(holder_id)
+
+
+def do_save_person(
+    person: Person,
+    *,
+    acting_user: Actor = None,
+    compound: Compound | None = None,
+) -> Person:
+    """Create or update a person (ID number checked by GB 11643, birth date and sex derived).
+
+    With an ``acting_user``, the police-only tags may be changed only by police roles
+    (:func:`check_police_only_tags`); a change to them is named in the audit row
+    (``police_tags``), so setting 重点人员 leaves a trace.
+
+    An ID number another person already has is refused (``ValidationError`` on
+    ``id_number``) only once everything else is valid (:func:`check_identity_free`). For a
+    user who sees ID numbers masked that answer is a lookup, recorded by ``district.probes``
+    (audit row, counted against the user's limit) *after* the write's transaction has rolled
+    back, so the record survives the refusal: in the caller's transaction, which the pages
+    and the API do not open. Over the limit, ``district.probes.ProbeLimitError``.
+    """
+    compound = compound or current_compound()
+    try:
+        return _write_person(person, acting_user, compound)
+    except _IdentityTakenError as taken:
+        if acting_user is not None and not _shows_pii(acting_user, compound):
+            do_record_probe(
+                acting_user,
+                compound,
+                ProbeKind.REGISTERED_ID,
+                hit=True,
+                q=person.id_number,
+                object_type=Person._meta.label_lower,
+                object_ids=taken.args,
+            )
+        raise ValidationError(
+            {"id_number": _("A person with this ID number is already registered in this compound.")}
+        ) from None
+
+
+def do_record_identity_match(person: Person, *, acting_user: Actor, compound: Compound) -> None:
+    """A caller found ``person`` by a whole ID number the user supplied (an import row keyed by it).
+
+    For a user who sees ID numbers masked, updating "the person with this number" rather than
+    registering a new one answers whether the number is registered: a lookup like a search,
+    recorded and counted by ``district.probes`` (``ProbeLimitError`` over the limit).
+    """
+    if acting_user is None or _shows_pii(acting_user, compound):
+        return
+    do_record_probe(
+        acting_user,
+        compound,
+        ProbeKind.REGISTERED_ID,
+        hit=True,
+        q=person.id_number,
+        object_type=Person._meta.label_lower,
+        object_ids=[person.pk],
+    )
 
 
 @transaction.atomic
-def do_save_person(person: Person, *, acting_user: Actor = None, compound: Compound | None = None) -> Person:
-    """Create or update a person (ID number checked by GB 11643, birth date and sex derived).
-
-    With an ``acting_user``, the police-only tags may be changed only by police roles; a
-    change to them is named in the audit row (``police_tags``), so setting 重点人员 leaves a trace.
-    """
-    compound = compound or current_compound()
+def _write_person(person: Person, acting_user: Actor, compound: Compound) -> Person:
     police_tags = check_police_only_tags(person, acting_user, compound)
-    return _save(person, acting_user, compound=compound, detail={"police_tags": police_tags} if police_tags else None)
+    return _save(
+        person,
+        acting_user,
+        compound=compound,
+        detail={"police_tags": police_tags} if police_tags else None,
+        check=lambda obj, before: check_identity_free(obj, before, acting_user, compound),
+    )
 
 
 @transaction.atomic

@@ -7,21 +7,32 @@ matches them only whole, so a mask cannot be peeled off by searching ``37010``, 
 and watching which rows stay. The default is masked: a filterset without a request, or with a
 user who has not proved ``pii.view``, never matches fragments.
 
+A whole-identifier search by a masked user still answers "does this number exist here?", so
+it is a lookup that ``district.probes`` audits, rate-limits and locks out after too many
+misses (issue #7): the search raises ``district.probes.ProbeLimitError`` when refused, and
+a search that is no identifier (a name, an address) is never compared with identifiers at all.
+The 重点人员 tag is police information: only holders of ``registry.key_person`` may filter by it;
+for anyone else ``tag=key_person`` finds nobody, whoever is tagged (a valid choice of the API's
+schema all the same, so the answer does not depend on the user's role either).
+
 Every query here runs in the current compound's schema (chosen by the middleware after the
 scope check), so it can only ever see this compound's rows.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from district.permissions import VIEW_PII, has_capability
-from registry.choices import HouseUse, OrganisationKind, PersonTag, PlateKind
+from district.models import ProbeKind
+from district.permissions import SET_KEY_PERSON, VIEW_PII, has_capability
+from district.probes import do_record_probe
+from registry.choices import POLICE_ONLY_TAGS, HouseUse, OrganisationKind, PersonTag, PlateKind
+from registry.masking import identifier_kind, pii_fields
 from registry.models import House, Lease, Organisation, Person, Vehicle
 from registry.validators import normalise
 
@@ -37,9 +48,17 @@ def request_shows_pii(request: HttpRequest | None) -> bool:
     return compound is not None and user is not None and has_capability(user, VIEW_PII, compound)
 
 
-def pii_match(field: str, token: str, pii: bool, *, lookup: str) -> Q:
-    """A fragment match on a personal identifier, or an exact one for users who see it masked."""
-    return Q(**{f"{field}__{lookup}": token}) if pii else Q(**{field: token})
+def request_shows_police_tags(request: HttpRequest | None) -> bool:
+    """May the requesting user see and filter by police-only tags (重点人员) at the request's compound?"""
+    if request is None:
+        return False
+    compound = getattr(request, "tenant", None)
+    user = getattr(request, "user", None)
+    return compound is not None and user is not None and has_capability(user, SET_KEY_PERSON, compound)
+
+
+NOTHING = Q(pk__in=[])  # matches no row (an OR with it adds nothing)
+PROBE_KINDS = {"id": ProbeKind.ID_NUMBER, "phone": ProbeKind.PHONE}
 
 
 class RegistryFilterSet(django_filters.FilterSet):
@@ -47,12 +66,58 @@ class RegistryFilterSet(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="filter_q", label=_("search"), max_length=MAX_QUERY_LENGTH, strip=True)
 
+    # The personal identifiers ``q`` searches, each with the fragment lookups used for users
+    # who see them unmasked; everyone else matches them only whole (:meth:`identifier_q`).
+    identifiers: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     def __init__(self, data: Any = None, queryset: QuerySet | None = None, *, request: Any = None, **kwargs: Any):
         super().__init__(data, queryset, request=request, **kwargs)
         # DRF wraps the Django request: the compound and the user are on the inner one.
-        self.pii = request_shows_pii(getattr(request, "_request", request))
+        self.http_request: HttpRequest | None = getattr(request, "_request", request)
+        self.pii = request_shows_pii(self.http_request)
+        self.police_tags = request_shows_police_tags(self.http_request)
 
     related: tuple[str, ...] = ()
+
+    def identifier_q(self, token: str) -> Q:
+        """Rows whose personal identifiers match ``token``: by fragment for users with ``pii.view``.
+
+        Anyone else matches only a whole identifier of the kind ``token`` is (a phone number
+        against phones, a document number against ID numbers), and each such search is a lookup
+        recorded by ``district.probes`` (audited, counted, refused over the limit). A token that
+        is no identifier, or an address code of this compound, is not compared with identifiers.
+        """
+        if self.pii:
+            q = NOTHING
+            for field, lookups in self.identifiers.items():
+                for lookup in lookups:
+                    q |= Q(**{f"{field}__{lookup}": token})
+            return q
+        request = self.http_request
+        compound = getattr(request, "tenant", None)
+        user = getattr(request, "user", None)
+        kind = identifier_kind(token)
+        model = self._meta.model
+        fields = [field for field in self.identifiers if pii_fields(model).get(field) == kind]
+        if kind is None or not fields or compound is None or user is None or not user.is_authenticated:
+            return NOTHING
+        if token.startswith(compound.code):
+            return NOTHING  # a standard-address code (they start with the compound's code)
+        exact = NOTHING
+        for field in fields:
+            exact |= Q(**{field: token})
+        found = list(model._default_manager.filter(exact).values_list("pk", flat=True))
+        do_record_probe(
+            user,
+            compound,
+            PROBE_KINDS[kind],
+            hit=bool(found),
+            q=token,
+            object_type=model._meta.label_lower,
+            object_ids=found,
+            request=request,
+        )
+        return exact
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         return super().filter_queryset(queryset.select_related(*self.related))
@@ -71,20 +136,23 @@ class PersonFilterSet(RegistryFilterSet):
 
     tag = django_filters.ChoiceFilter(choices=PersonTag.choices, method="filter_tag")
     related = ("house__address",)
+    identifiers = {"id_number": ("startswith", "endswith"), "phone": ("contains",)}
 
     class Meta:
         model = Person
         fields: list[str] = []
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value in POLICE_ONLY_TAGS and not self.police_tags:
+            # Only police roles filter by 重点人员; for others it finds nobody, so the filter
+            # cannot tell who is a key person.
+            return queryset.none()
         return queryset.filter(tags__contains=[value])
 
     def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
         return queryset.filter(
             Q(name__icontains=text)
-            | pii_match("id_number", token, self.pii, lookup="startswith")
-            | pii_match("id_number", token, self.pii, lookup="endswith")
-            | pii_match("phone", token, self.pii, lookup="contains")
+            | self.identifier_q(token)
             | Q(house__address__full_name__icontains=text)
             | Q(house__address__code__startswith=token)
         )
@@ -95,6 +163,7 @@ class HouseFilterSet(RegistryFilterSet):
 
     tag = django_filters.ChoiceFilter(field_name="use", choices=HouseUse.choices)
     related = ("address",)
+    identifiers = {"owner_phone": ("contains",)}
 
     class Meta:
         model = House
@@ -105,7 +174,7 @@ class HouseFilterSet(RegistryFilterSet):
             Q(address__full_name__icontains=text)
             | Q(address__code__startswith=token)
             | Q(owner_name__icontains=text)
-            | pii_match("owner_phone", token, self.pii, lookup="contains")
+            | self.identifier_q(token)
         )
 
 
@@ -114,6 +183,7 @@ class OrganisationFilterSet(RegistryFilterSet):
 
     tag = django_filters.ChoiceFilter(field_name="kind", choices=OrganisationKind.choices)
     related = ("address",)
+    identifiers = {"contact_phone": ("contains",)}
 
     class Meta:
         model = Organisation
@@ -124,7 +194,7 @@ class OrganisationFilterSet(RegistryFilterSet):
             Q(name__icontains=text)
             | Q(uscc__startswith=token)
             | Q(contact_name__icontains=text)
-            | pii_match("contact_phone", token, self.pii, lookup="contains")
+            | self.identifier_q(token)
             | Q(address_detail__icontains=text)
         )
 

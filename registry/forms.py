@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from district.forms import BootstrapMixin
+from district.form_fields import BootstrapMixin, export_reason_field
 from registry.choices import POLICE_ONLY_TAGS, PersonTag
+from registry.excel import ImportRefusedError, check_workbook_file
+from registry.excel.limits import too_large_message
 from registry.masking import is_masked_copy, mask_value, pii_fields
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 
@@ -173,9 +176,22 @@ class ImportForm(BootstrapMixin, forms.Form):
     file = forms.FileField(label=_("Excel file (.xlsx)"))
 
     def clean_file(self) -> Any:
+        """The upload, refused here, before anything is stored, unless it passes the cheap checks.
+
+        Its size, and what its zip directory declares (registry.excel.limits): a file refused
+        here never reaches the job worker. The worker checks it again, streaming, as it reads.
+        """
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith(".xlsx"):
             raise forms.ValidationError(_("Please upload an .xlsx file made from the template."))
+        if upload.size > settings.REGISTRY_IMPORT_MAX_UPLOAD_BYTES:
+            # Not even read: it may be far larger than the memory an upload is allowed.
+            raise forms.ValidationError(too_large_message(), code="too_large")
+        try:
+            check_workbook_file(upload.read())
+        except ImportRefusedError as exc:
+            raise forms.ValidationError(exc.message, code="refused")
+        upload.seek(0)
         return upload
 
 
@@ -185,14 +201,6 @@ class ExportForm(forms.Form):
     ``q`` and ``tag`` narrow the export like the list page's search.
     """
 
-    reason = forms.CharField(
-        label=_("Reason for the export"),
-        min_length=4,
-        max_length=500,
-        error_messages={
-            "required": _("Please give the reason for this export (at least 4 characters)."),
-            "min_length": _("Please give the reason for this export (at least 4 characters)."),
-        },
-    )
+    reason = export_reason_field()
     q = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     tag = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)

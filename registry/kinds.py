@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from registry import actions, filtersets
 from registry import forms as registry_forms
-from registry.choices import HouseUse, OrganisationKind, PersonTag, PlateKind
-from registry.masking import mask_value, pii_fields
+from registry.choices import POLICE_ONLY_TAGS, HouseUse, OrganisationKind, PersonTag, PlateKind
+from registry.masking import mask_value, pii_fields, visible_tags
 from registry.models import House, Lease, Organisation, Person, Vehicle
 
 
@@ -44,8 +44,16 @@ class Kind:
         """This kind's personal-identifier fields: ``{"id_number": "id", "phone": "phone"}``."""
         return pii_fields(self.model)
 
-    def cell(self, obj: models.Model, name: str, *, masked: bool = False) -> str:
-        """The display text of one column of one row; ``masked`` hides ID numbers and phones."""
+    def tag_choices(self, *, police: bool = False) -> list[tuple[str, Any]]:
+        """The choices of the list's filter; the police-only tags (重点人员) only for ``police``."""
+        return [(value, label) for value, label in self.filter_choices if police or value not in POLICE_ONLY_TAGS]
+
+    def cell(self, obj: models.Model, name: str, *, masked: bool = False, police: bool = False) -> str:
+        """The display text of one column of one row.
+
+        ``masked`` hides ID numbers and phones; police-only tags (重点人员) are shown only with
+        ``police`` (the user holds ``registry.key_person`` here).
+        """
         if masked and name in self.pii:
             return mask_value(self.pii[name], getattr(obj, name))
         display = getattr(obj, f"get_{name}_display", None)
@@ -56,7 +64,7 @@ class Kind:
             value = getattr(value, part, None) if value is not None else None
         if name == "tags":
             labels = dict(PersonTag.choices)
-            return "、".join(str(labels.get(t, t)) for t in value or [])
+            return "、".join(str(labels.get(t, t)) for t in visible_tags(value, police=police))
         return "" if value is None else str(value)
 
     def header(self, name: str) -> str:

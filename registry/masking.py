@@ -10,23 +10,27 @@ overwrite the real values. Who sees values unmasked is the ``pii.view`` capabili
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from registry.choices import POLICE_ONLY_TAGS
 from registry.validators import LANDLINE, MOBILE, check_id_number, normalise
 
 __all__ = [
     "PII_FIELDS",
     "full_id_number",
+    "identifier_kind",
     "is_masked_copy",
     "mask_birth_date",
     "mask_id_number",
     "mask_phone",
     "mask_value",
     "pii_fields",
+    "visible_tags",
 ]
 
 MASK = "*"
@@ -148,3 +152,35 @@ def full_id_number(text: str | None) -> str | None:
         return check_id_number(text).number
     except ValidationError:
         return None
+
+
+# A whole document number other than a resident ID card: one to three letters, then digits
+# (passports E12345678, HK/Macao permits H1234567801, old foreign permanent-resident cards).
+OTHER_DOCUMENT = re.compile(r"[A-Z]{1,3}[0-9]{6,17}")
+
+
+def identifier_kind(token: str) -> str | None:
+    """``"phone"`` if the normalised ``token`` is a whole phone number, ``"id"`` if it is a whole
+    resident ID number (checksum and all) or looks like another whole document number, else None.
+
+    The kinds are those of :data:`PII_FIELDS`. A search by a user who sees identifiers masked
+    compares only such tokens, whole, with the fields of their kind, and each comparison is a
+    lookup that is counted (issue #7). The shapes are strict so that a number typed into the
+    live search box is not counted at every keystroke: no prefix of a resident ID passes its
+    checksum. All-digit document numbers other than resident IDs (Taiwan permits) are left out
+    for the same reason: a masked user finds those people by name.
+    """
+    if MOBILE.fullmatch(token) or LANDLINE.fullmatch(token):
+        return "phone"
+    if full_id_number(token) is not None or OTHER_DOCUMENT.fullmatch(token):
+        return "id"
+    return None
+
+
+def visible_tags(tags: Iterable[str] | None, *, police: bool) -> list[str]:
+    """A person's tags as the user may see them: the police-only ones (重点人员) only for police roles.
+
+    Whether someone is a key person is police information (issue #7): pages, API and exports
+    show it only to holders of ``registry.key_person`` at the compound.
+    """
+    return [tag for tag in tags or [] if police or tag not in POLICE_ONLY_TAGS]

@@ -24,6 +24,9 @@ def normalise(value: str) -> str:
 
 
 # --- GB 11643-1999: citizen identity number ------------------------------------------------
+# Free text (a record's notes) is bounded like every other field: a page of text, not megabytes.
+NOTES_MAX_LENGTH = 2000
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 # First two digits: the province-level division codes of GB/T 2260 (plus 71/81/82/83).

@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 
 from district.audit import do_record_id_number_search, do_record_pii_view
 from district.permissions import SET_KEY_PERSON, has_capability
+from district.probes import ProbeLimitError
 from district.views import DeclaredView
 from registry import actions
 from registry.doorplates import plate_png, plate_svg
-from registry.filtersets import request_shows_pii
+from registry.filtersets import request_shows_pii, request_shows_police_tags
 from registry.forms import AddressForm
 from registry.kinds import KINDS, Kind
 from registry.masking import full_id_number
@@ -53,7 +54,12 @@ class CompoundView(DeclaredView):
             raise Http404
         self.compound = compound
         kwargs.pop("compound", None)
-        return super().dispatch(request, *args, **kwargs)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except ProbeLimitError as refused:
+            # A whole-identifier lookup refused (district.probes): a search in an export, a
+            # page without a place of its own for the message.
+            return render(request, "registry/probe_refused.html", {"refusal": refused.message}, status=429)
 
     def url(self, name: str, **kwargs: Any) -> str:
         return reverse(f"registry:{name}", kwargs={"compound": self.compound.code, **kwargs})
@@ -61,6 +67,10 @@ class CompoundView(DeclaredView):
     def shows_pii(self, request: HttpRequest) -> bool:
         """Does the user see ID numbers and phones unmasked here (``pii.view`` at this compound)?"""
         return request_shows_pii(request)
+
+    def shows_police_tags(self, request: HttpRequest) -> bool:
+        """Does the user see police-only tags (重点人员) here (``registry.key_person`` at this compound)?"""
+        return request_shows_police_tags(request)
 
     def audit_id_number_search(self, request: HttpRequest, q: str, found: QuerySet) -> None:
         """A search by a whole ID number is audited, masked or not: it singles out one person."""
@@ -111,24 +121,36 @@ class RecordListView(CompoundView):
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         k = kind_or_404(kind)
         masked = not self.shows_pii(request)
-        filterset, found = filtered(k, request, request.GET)
+        police = self.shows_police_tags(request)
+        refusal, filter_errors = "", {}
         q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
+        try:
+            filterset, found = filtered(k, request, request.GET)
+            filter_errors = filterset.errors
+        except ProbeLimitError as refused:
+            # A whole ID number or phone searched by a user over the lookup limit: no rows, and why.
+            refusal, found = refused.message, k.model._default_manager.none()
         page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
         shown = list(page)
         if k.pii and not masked:
             do_record_pii_view(request.user, self.compound, shown, request=request)
-        self.audit_id_number_search(request, q, found)
+        if not refusal:
+            self.audit_id_number_search(request, q, found)
         context = {
             "kind": k,
+            "tag_choices": k.tag_choices(police=police),
             "headers": [k.header(c) for c in k.columns],
-            "rows": [(obj, [k.cell(obj, c, masked=masked) for c in k.columns]) for obj in shown],
+            "rows": [(obj, [k.cell(obj, c, masked=masked, police=police) for c in k.columns]) for obj in shown],
             "page": page,
             "q": q,
             "tag": tag,
-            "filter_errors": filterset.errors,
+            "filter_errors": filter_errors,
+            "refusal": refusal,
         }
-        template = "registry/_table.html" if request.headers.get("HX-Request") else "registry/list.html"
-        return render(request, template, context)
+        if request.headers.get("HX-Request"):
+            # htmx swaps only 2xx answers into the page: the live search must still show why.
+            return render(request, "registry/_table.html", context)
+        return render(request, "registry/list.html", context, status=429 if refusal else 200)
 
 
 class RecordDetailView(CompoundView):
@@ -141,9 +163,12 @@ class RecordDetailView(CompoundView):
         k = kind_or_404(kind)
         obj = get_object_or_404(k.model, pk=pk)
         masked = not self.shows_pii(request)
+        police = self.shows_police_tags(request)
         if k.pii and not masked:
             do_record_pii_view(request.user, self.compound, [obj], request=request)
-        fields = [(k.header(name), k.cell(obj, name, masked=masked)) for name in k.form._meta.fields or ()]
+        fields = [
+            (k.header(name), k.cell(obj, name, masked=masked, police=police)) for name in k.form._meta.fields or ()
+        ]
         related: list[tuple[Kind, list]] = []
         if isinstance(obj, Person):
             fields[2:2] = [
@@ -192,16 +217,21 @@ class RecordFormView(CompoundView):
         k = kind_or_404(kind)
         obj = get_object_or_404(k.model, pk=pk) if pk else None
         form = self._form(request, k, obj, request.POST)
+        status = 422
         if form.is_valid():
             try:
                 saved = k.save(form.save(commit=False), acting_user=request.user)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
+            except ProbeLimitError as refused:
+                # Registering an ID number is a lookup for a user who sees them masked (issue #7).
+                form.add_error(None, refused.message)
+                status = 429
             else:
                 messages.success(request, _("Saved."))
                 return redirect(self.url("record", kind=k.slug, pk=saved.pk))
-        return render(request, "registry/form.html", {"kind": k, "obj": obj, "form": form}, status=422)
+        return render(request, "registry/form.html", {"kind": k, "obj": obj, "form": form}, status=status)
 
 
 class RecordDeleteView(CompoundView):

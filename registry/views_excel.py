@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Length
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -22,6 +24,7 @@ from registry.excel import (
     template_filename,
     template_workbook,
 )
+from registry.filtersets import request_shows_police_tags
 from registry.forms import ExportForm, ImportForm
 from registry.kinds import KINDS
 from registry.models import ImportJob
@@ -89,7 +92,8 @@ class ExportView(CompoundView):
         exported: list[int] = []
         with transaction.atomic():  # no audit row, no file
             _filterset, found = filtered(k, request, {"q": q, "tag": tag})
-            content = export_workbook(kind, found, mask_pii=masked, exported_ids=exported)
+            police_tags = request_shows_police_tags(request)
+            content = export_workbook(kind, found, mask_pii=masked, police_tags=police_tags, exported_ids=exported)
             do_record_audit(
                 request.user,
                 AuditAction.EXPORT,
@@ -110,7 +114,7 @@ class ImportView(CompoundView):
 
     permissions = {"GET": RECORD_PERMISSIONS["list"], "POST": RECORD_PERMISSIONS["create"]}
 
-    def get(self, request: HttpRequest, form: ImportForm | None = None) -> HttpResponse:
+    def get(self, request: HttpRequest, form: ImportForm | None = None, *, status: int = 200) -> HttpResponse:
         # Import reports can echo cell contents: only those who may import see past jobs.
         may_import = has_capability(request.user, CHANGE_REGISTRY, self.compound)
         jobs = ImportJob.objects.defer("file")[:10] if may_import else []
@@ -118,14 +122,15 @@ class ImportView(CompoundView):
             request,
             "registry/import.html",
             {"form": form or ImportForm(), "jobs": jobs, "kinds": dict(SheetKind.choices)},
+            status=status,
         )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = ImportForm(request.POST, request.FILES)
         if not form.is_valid():
-            response = self.get(request, form)
-            response.status_code = 422
-            return response
+            # Too large (413), not a workbook or an import bomb (422; registry.excel.limits): the
+            # file is refused before anything of it is stored or queued.
+            return self.get(request, form, status=413 if form.has_error("file", "too_large") else 422)
         upload = form.cleaned_data["file"]
         # Stored and queued in one transaction; a worker imports it (registry.tasks), resuming
         # after a restart, and the status page polls its progress.
@@ -146,8 +151,10 @@ class ImportStatusView(CompoundView):
     permissions = {"GET": RECORD_PERMISSIONS["create"]}
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        job = get_object_or_404(ImportJob.objects.defer("file"), pk=pk)
+        # file_bytes 0: the file was deleted after the retention period (do_purge_import_files).
+        job = get_object_or_404(ImportJob.objects.defer("file").annotate(file_bytes=Length("file")), pk=pk)
         template = (
             "registry/_import_status.html" if request.headers.get("HX-Request") else "registry/import_status.html"
         )
-        return render(request, template, {"job": job, "title": _("Import")})
+        retention_days = settings.REGISTRY_IMPORT_FILE_RETENTION.days
+        return render(request, template, {"job": job, "title": _("Import"), "retention_days": retention_days})

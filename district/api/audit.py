@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
+from district.api.schema import form_parameters
 from district.audit import AuditFilterForm, audit_entries_visible_to, filter_audit_entries
 from district.audit_display import present
 from district.models import AuditEntry
 from district.permissions import VIEW_AUDIT, need
 
-FILTERS = [
-    OpenApiParameter("user", str, description="Username contains"),
-    OpenApiParameter(
-        "action", str, description="Action, e.g. create, update, delete, view_pii, search_id_number, export"
-    ),
-    OpenApiParameter("record_type", str, description="Record type as app_label.model_name, e.g. registry.person"),
-    OpenApiParameter("compound", str, description="Compound code, or the start of one (a street's code)"),
-    OpenApiParameter("date_from", str, description="From this date (YYYY-MM-DD), inclusive"),
-    OpenApiParameter("date_to", str, description="Up to this date (YYYY-MM-DD), inclusive"),
-    OpenApiParameter("record", int, description="Rows that name this record id"),
-]
+# Typed and bounded as AuditFilterForm validates them (the page's filters), described for the API.
+FILTERS = form_parameters(
+    AuditFilterForm,
+    {
+        "user": "Username contains",
+        "action": "Action, e.g. create, update, delete, view_pii, search_id_number, export",
+        "record_type": "Record type as app_label.model_name, e.g. registry.person",
+        "compound": "Compound code, or the start of one (a street's code)",
+        "date_from": "From this date (YYYY-MM-DD), inclusive",
+        "date_to": "Up to this date (YYYY-MM-DD), inclusive",
+        "record": "Rows that name this record id",
+    },
+)
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
     """One audit row: its stored codes, and ``summary``, the row as a sentence in the request's language."""
 
     action_label = serializers.CharField(source="get_action_display", read_only=True)
-    compound_code = serializers.CharField(source="compound.code", read_only=True, default=None)
-    compound_name = serializers.CharField(source="compound.name", read_only=True, default=None)
+    # Null for rows that name no compound (e.g. a role granted at a district).
+    compound_code = serializers.CharField(source="compound.code", read_only=True, default=None, allow_null=True)
+    compound_name = serializers.CharField(source="compound.name", read_only=True, default=None, allow_null=True)
     summary = serializers.SerializerMethodField()
 
     class Meta:

@@ -10,16 +10,31 @@ viewset and checked by ``DeclaredPermission``, the default permission class.
 from __future__ import annotations
 
 import copy
+from collections.abc import MutableMapping
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import Http404
-from rest_framework import routers, serializers, viewsets
+from rest_framework import exceptions, routers, serializers, viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 
+from district.api.fields import STRICT_FIELD_MAPPING
 from district.permissions import SIGNED_IN, Need
+from district.probes import ProbeLimitError
 from tenants.models import Compound
+
+
+class ProbeLimited(exceptions.APIException):
+    """429: whole-identifier lookups refused for this user for now (``district.probes``)."""
+
+    status_code = 429
+    default_code = "identifier_lookups_limited"
+
+    def __init__(self, refused: ProbeLimitError) -> None:
+        super().__init__(refused.message)
+        self.wait = refused.retry_after  # DRF's exception handler sends it as Retry-After
 
 
 def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -38,6 +53,8 @@ class ModelCleanSerializer(serializers.ModelSerializer[models.Model]):
     with the same messages. Saving is the viewset's action, not the serializer's.
     """
 
+    serializer_field_mapping = STRICT_FIELD_MAPPING
+
     def _apply(self, instance: models.Model, attrs: dict[str, Any]) -> models.Model:
         for name, value in attrs.items():
             setattr(instance, name, value)
@@ -55,6 +72,17 @@ class ModelCleanSerializer(serializers.ModelSerializer[models.Model]):
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         return attrs
+
+    def include_extra_kwargs(
+        self, kwargs: MutableMapping[str, Any], extra_kwargs: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        # DRF drops allow_blank from read-only fields, so the schema of a read-only choice that may
+        # be empty (a person's sex, unknown for a passport) would leave "" out of its enum.
+        blank = bool(kwargs.get("allow_blank")) and "choices" in kwargs
+        kwargs = super().include_extra_kwargs(kwargs, extra_kwargs)
+        if blank and kwargs.get("read_only"):
+            kwargs["allow_blank"] = True
+        return kwargs
 
     def build_instance(self) -> models.Model:
         """The instance with the validated changes applied, not yet saved."""
@@ -80,6 +108,11 @@ class CompoundViewSet(viewsets.ModelViewSet):
         if request.user.is_authenticated and getattr(request._request, "tenant", None) is None:
             raise Http404  # unreachable through the middleware; never run without a schema
         super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, ProbeLimitError):
+            exc = ProbeLimited(exc)
+        return super().handle_exception(exc)
 
     def request_compound(self) -> Compound:
         """The compound the middleware resolved for this request (``initial`` refuses requests without one)."""

@@ -6,23 +6,53 @@ Listing is narrowed to the nodes the user manages; creating and deleting call
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.utils.functional import lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from district.actions import do_assign_role, do_revoke_role
+from district.actions import do_assign_role, do_revoke_role, no_such_user_message
 from district.api.base import as_drf_error
 from district.models import Area, RoleAssignment
-from district.permissions import ASSIGN_ROLES, access_node_by_code, need, role_assignments_in_scope
+from district.permissions import (
+    ASSIGN_ROLES,
+    access_node_by_code,
+    need,
+    role_assignments_in_scope,
+    users_within_reach,
+)
 from tenants.models import Compound
+
+
+class AssignableUserField(serializers.SlugRelatedField):
+    """A username among the accounts the requesting user may give roles to.
+
+    An unknown username and an account out of reach (a superuser's, one holding a role the
+    requester may not hand out) get the same 400 (``district.permissions.users_within_reach``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        message = lazy(no_such_user_message, str)()
+        kwargs.setdefault("error_messages", {"does_not_exist": message, "invalid": message})
+        super().__init__(slug_field="username", **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        request = self.context.get("request")
+        if request is None:
+            return get_user_model()._default_manager.none()
+        return users_within_reach(request.user)
 
 
 class RoleAssignmentSerializer(serializers.ModelSerializer):
     """A role at a node. Write ``user`` (username), ``role`` and ``node`` (an area or compound code)."""
 
-    user = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model()._default_manager.all())
+    user = AssignableUserField(
+        help_text="Username of an account you may give roles to; any other answers like an unknown username."
+    )
     role_label = serializers.CharField(source="get_role_display", read_only=True)
     node = serializers.CharField(
         write_only=True, max_length=15, help_text="Division code of an area (area roles) or a compound code."
@@ -65,7 +95,11 @@ NOT_FOUND = OpenApiResponse(description="No such node or assignment, or outside 
         responses={
             201: RoleAssignmentSerializer,
             400: OpenApiResponse(
-                description="Unknown user or role, a role held at another level of node, a duplicate."
+                description=(
+                    "Unknown role, a role held at another level of node, a duplicate; an unknown username "
+                    "or an account out of reach (a superuser's, one holding a role you may not hand out), "
+                    "answered alike."
+                )
             ),
             403: FORBIDDEN,
             404: NOT_FOUND,

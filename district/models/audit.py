@@ -23,6 +23,10 @@ class AuditAction(models.TextChoices):
     REVOKE_ROLE = "revoke_role", _("Revoked a role")
     GRANT_OBJECT = "grant_object", _("Granted a per-object permission")
     REVOKE_OBJECT = "revoke_object", _("Revoked a per-object permission")
+    # Issue #7: a user who sees identifiers masked looked one up whole (district.probes) …
+    PROBE_IDENTIFIER = "probe_identifier", _("Looked up a whole ID number or phone (masked user)")
+    # … and made so many lookups that found nothing that the lookups were locked.
+    PROBE_LOCKOUT = "probe_lockout", _("Locked out of whole ID number and phone lookups")
 
 
 # The verbs of writes to records (rows written by the do_* actions), as opposed to reads and grants.

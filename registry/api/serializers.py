@@ -10,10 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from district.api.base import ModelCleanSerializer
-from registry.masking import is_masked_copy, mask_value, pii_fields
+from district.api.fields import STRICT_FIELD_MAPPING
+from registry.choices import POLICE_ONLY_TAGS
+from registry.masking import is_masked_copy, mask_value, pii_fields, visible_tags
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 
 MASKED_HELP = (
@@ -28,14 +32,29 @@ def masked_help(**extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class AddressSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
+
     class Meta:
         model = Address
         fields = ["id", "level", "parent", "number", "code", "full_name"]
         read_only_fields = ["level", "code", "full_name"]
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^[0-9]{4}-([0-9]{2}-[0-9]{2}|\*\*-\*\*)$", "example": "1980-**-**"}
+)
+class MaskedDateField(serializers.DateField):
+    """A date that leaves as ``1980-**-**`` when masked: in the schema a string, not a ``format: date``."""
+
+
 class MaskedPiiSerializer(ModelCleanSerializer):
     """Masks the model's personal identifiers on the way out; a masked copy sent back keeps the real one."""
+
+    def build_field(self, field_name: str, info: Any, model_class: Any, nested_depth: int) -> tuple[Any, Any]:
+        field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)
+        if pii_fields(model_class).get(field_name) == "date":
+            field_class = MaskedDateField
+        return field_class, kwargs
 
     def to_representation(self, instance: models.Model) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -85,8 +104,24 @@ class PersonSerializer(MaskedPiiSerializer):
             phone={},
             birth_date={"help_text": "Only the year (1980-**-**) unless you hold pii.view at this compound."},
         )
-        # Uniqueness is checked by full_clean on the normalised number, not on the raw input.
+        # Uniqueness is checked by the save action on the normalised number, once the rest is
+        # valid (registry.actions.check_identity_free), not on the raw input.
         validators: list = []
+
+    # 重点人员 is police information (issue #7): only a view that says the user holds
+    # registry.key_person here (context["police_tags"]) shows it or accepts it; hidden is the
+    # default. A record saved without it keeps the recorded one (registry.actions).
+    def to_representation(self, instance: models.Model) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if "tags" in data:
+            data["tags"] = visible_tags(data["tags"], police=self.context.get("police_tags", False))
+        return data
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        # Refused whatever the record holds: accepted for a key person only, it would tell.
+        if not self.context.get("police_tags", False) and set(value) & POLICE_ONLY_TAGS:
+            raise serializers.ValidationError(_("Only police roles may set or clear the key-person tag."))
+        return value
 
 
 class HouseSerializer(MaskedPiiSerializer):

@@ -17,7 +17,7 @@ from district.api.base import CompoundViewSet, as_drf_error
 from district.audit import do_record_id_number_search, do_record_pii_view
 from registry import actions, filtersets
 from registry.api import serializers
-from registry.filtersets import request_shows_pii
+from registry.filtersets import request_shows_pii, request_shows_police_tags
 from registry.masking import full_id_number
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 from registry.permissions import RECORD_PERMISSIONS
@@ -57,6 +57,8 @@ class PiiMixin(_ViewSetBase):
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
         context["mask_pii"] = not self.shows_pii()
+        request = getattr(self, "request", None)
+        context["police_tags"] = request is not None and request_shows_police_tags(request._request)
         return context
 
     def paginate_queryset(self, queryset: QuerySet | Sequence[Any]) -> list[Any] | None:

@@ -5,16 +5,18 @@ The public entry points; ``kind`` is one of :class:`SheetKind` ("persons", "hous
 """
 
 from registry.excel.columns import SheetKind, spec_for
+from registry.excel.errors import ImportRefusedError
 from registry.excel.exporter import export_filename, export_workbook
 from registry.excel.importer import (
     ImportInterruptedError,
-    ImportRefusedError,
     ImportResult,
     SheetRow,
     import_workbook,
     read_rows,
     run_import,
 )
+from registry.excel.limits import check_workbook_file
+from registry.excel.retention import do_purge_import_files
 from registry.excel.templates import template_filename, template_workbook
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "ImportResult",
     "SheetKind",
     "SheetRow",
+    "check_workbook_file",
+    "do_purge_import_files",
     "export_filename",
     "export_workbook",
     "import_workbook",

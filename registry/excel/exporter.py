@@ -10,6 +10,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from registry.excel.cells import cell_value
 from registry.excel.columns import ADDRESS_FIELDS, CellKind, SheetKind, SheetSpec, spec_for
 from registry.excel.templates import DATE_FORMAT, TEXT_FORMAT, new_workbook, workbook_bytes
+from registry.masking import visible_tags
 from registry.models import Address
 
 __all__ = ["export_filename", "export_workbook"]
@@ -64,7 +65,12 @@ def _write_row(sheet: Worksheet, spec: SheetSpec, row: int, values: dict[str, An
 
 
 def export_workbook(
-    kind: str, queryset: models.QuerySet, *, mask_pii: bool = False, exported_ids: list[int] | None = None
+    kind: str,
+    queryset: models.QuerySet,
+    *,
+    mask_pii: bool = False,
+    police_tags: bool = False,
+    exported_ids: list[int] | None = None,
 ) -> bytes:
     """The rows of ``queryset`` as an .xlsx in the template's layout.
 
@@ -72,7 +78,8 @@ def export_workbook(
     phones (``registry.masking``); a masked export is for reading only: its masked values
     fail validation if someone imports it, so it can never overwrite real ones.
     ``exported_ids`` receives the id of every row written, read in the same pass, so the
-    audit log names exactly the records in the file.
+    audit log names exactly the records in the file. Police-only tags (重点人员) are left out
+    unless ``police_tags`` (the user holds ``registry.key_person`` here, issue #7).
     """
     spec = spec_for(kind)
     if queryset.model is not spec.model:
@@ -81,7 +88,10 @@ def export_workbook(
     paths = AddressPaths()
     rows = queryset.select_related(*RELATED[spec.kind]) if RELATED[spec.kind] else queryset
     for row, obj in enumerate(rows.iterator(chunk_size=1000), start=2):
-        _write_row(sheet, spec, row, _row_values(spec, obj, paths), mask_pii)
+        values = _row_values(spec, obj, paths)
+        if "tags" in values:
+            values["tags"] = visible_tags(values["tags"], police=police_tags)
+        _write_row(sheet, spec, row, values, mask_pii)
         if exported_ids is not None:
             exported_ids.append(obj.pk)
     return workbook_bytes(workbook)

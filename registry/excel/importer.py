@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
@@ -35,6 +35,17 @@ from openpyxl.worksheet.worksheet import Worksheet
 from district.typing import AnyUser
 from registry.excel.cells import CellError, is_blank, parse_cell
 from registry.excel.columns import SheetSpec, spec_for
+from registry.excel.errors import ImportRefusedError
+from registry.excel.limits import (
+    ImportLimits,
+    cell_too_long,
+    check_workbook_contents,
+    check_workbook_file,
+    not_xlsx_message,
+    too_large_message,
+    too_many_columns,
+    too_many_rows,
+)
 from registry.excel.records import ImportSession, NaturalKey, Outcome, natural_key, save_row
 from registry.excel.templates import INSTRUCTIONS_TITLE
 from registry.models import ImportJob
@@ -71,17 +82,6 @@ class ImportInterruptedError(Exception):
     """
 
 
-class ImportRefusedError(ValueError):
-    """The file as a whole cannot be imported (not an .xlsx, wrong headers, too many rows).
-
-    ``message`` is in the active language and fit to show to the uploader as it is.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 @dataclass(frozen=True)
 class SheetRow:
     """One non-empty data row: its Excel row number and its raw cells by header."""
@@ -111,16 +111,15 @@ class ImportResult:
 
 
 def _open(file_bytes: bytes) -> Workbook:
+    """The workbook, read-only, once it passed the limits (openpyxl alone would load a bomb whole)."""
+    check_workbook_file(file_bytes)
+    check_workbook_contents(file_bytes)
     try:
         return load_workbook(BytesIO(file_bytes), read_only=True, data_only=True)
     except Exception:
         # openpyxl fails in many ways on foreign files (zip, XML, key and value errors);
         # all mean the same to the uploader.
-        raise ImportRefusedError(_not_xlsx_message())
-
-
-def _not_xlsx_message() -> str:
-    return _("The file is not an Excel workbook (.xlsx). Fill in the downloaded template and upload it as .xlsx.")
+        raise ImportRefusedError(not_xlsx_message())
 
 
 def _data_sheet(workbook: Workbook, spec: SheetSpec) -> Worksheet:
@@ -157,14 +156,17 @@ def _header_positions(spec: SheetSpec, header_row: tuple[Any, ...] | None) -> di
 def read_rows(kind: str, file_bytes: bytes) -> list[SheetRow]:
     """The non-empty data rows of a workbook of ``kind``; raises :class:`ImportRefusedError`.
 
-    Refuses a file that is not an .xlsx, whose first row lacks a template header, or with
-    more than ``settings.REGISTRY_IMPORT_MAX_ROWS`` rows. Columns not in the template are ignored.
+    Refuses a file that is not an .xlsx, whose first row lacks a template header, with more
+    than ``settings.REGISTRY_IMPORT_MAX_ROWS`` rows, or past the limits of
+    :mod:`registry.excel.limits` (checked before the file is opened, and again here as the
+    rows are read: blank rows count). Columns not in the template are ignored.
     """
     try:
         spec = spec_for(kind)
     except ValueError:
         raise ImportRefusedError(_("Unknown kind of import: %(kind)s.") % {"kind": kind})
-    max_rows = settings.REGISTRY_IMPORT_MAX_ROWS
+    limits = ImportLimits.from_settings()
+    max_rows = limits.data_rows
     workbook = _open(file_bytes)
     try:
         sheet = _data_sheet(workbook, spec)
@@ -172,7 +174,13 @@ def read_rows(kind: str, file_bytes: bytes) -> list[SheetRow]:
         positions = _header_positions(spec, next(lines, None))
         rows: list[SheetRow] = []
         for number, line in enumerate(lines, start=2):
+            if number > limits.sheet_rows:
+                raise too_many_rows(limits)
+            if len(line) > limits.columns:
+                raise too_many_columns(limits)
             cells = {header: line[index] if index < len(line) else None for header, index in positions.items()}
+            if any(isinstance(value, str) and len(value) > limits.cell_chars for value in cells.values()):
+                raise cell_too_long(limits, number)
             if all(is_blank(value) for value in cells.values()):
                 continue
             if len(rows) == max_rows:
@@ -185,7 +193,7 @@ def read_rows(kind: str, file_bytes: bytes) -> list[SheetRow]:
         raise
     except Exception:
         # A sheet is read lazily: a damaged file may only fail here.
-        raise ImportRefusedError(_not_xlsx_message())
+        raise ImportRefusedError(not_xlsx_message())
     finally:
         workbook.close()
 
@@ -326,11 +334,24 @@ def _checkpoint(job: ImportJob, processed: int, result: ImportResult) -> None:
     job.save(update_fields=["processed_rows", "created_count", "updated_count", "unchanged_count", "errors"])
 
 
+def _uploaded_file(job: ImportJob) -> bytes:
+    """The file of ``job``, read from the database only if its size is one an upload may have.
+
+    The upload form refuses larger files; one stored otherwise (an older upload) would cost the
+    worker several times its size on the way from the database.
+    """
+    jobs = ImportJob.objects.filter(pk=job.pk)
+    size = jobs.annotate(size=Length("file")).values_list("size", flat=True).get()
+    if size > ImportLimits.from_settings().upload_bytes:
+        raise ImportRefusedError(too_large_message())
+    return bytes(jobs.values_list("file", flat=True).get())
+
+
 def _import_in_batches(
     job: ImportJob, compound: Compound, should_stop: Callable[[], bool] | None, batch_rows: int
 ) -> None:
     """Import the rows of ``job`` after its checkpoint, committing each batch with the counters."""
-    rows = read_rows(job.kind, bytes(job.file))  # refuses an unknown kind too
+    rows = read_rows(job.kind, _uploaded_file(job))  # refuses an unknown kind too
     spec = spec_for(job.kind)
     start = min(job.processed_rows, len(rows))
     # Counts and errors continue from the checkpoint (all zero on a first run).

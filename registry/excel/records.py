@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 
+from district.probes import ProbeLimitError
 from district.typing import AnyUser
 from registry import actions
 from registry.excel.columns import ADDRESS_FIELDS, SheetKind, SheetSpec
@@ -188,7 +189,12 @@ def _save_person(values: Values, session: ImportSession) -> Outcome:
     changes["house_id"] = session.house_id(numbers) if numbers else None
     person = Person.objects.filter(id_type=values["id_type"], id_number=values["id_number"]).first()
     do_save = partial(actions.do_save_person, acting_user=session.acting_user, compound=session.compound)
-    return _save(person, Person, changes, do_save)
+    try:
+        if person is not None:  # for an uploader who sees ID numbers masked, a lookup (issue #7)
+            actions.do_record_identity_match(person, acting_user=session.acting_user, compound=session.compound)
+        return _save(person, Person, changes, do_save)
+    except ProbeLimitError as refused:  # the row is refused, not the whole file
+        raise ValidationError({"id_number": refused.message}) from None
 
 
 def _save_house(values: Values, session: ImportSession) -> Outcome:

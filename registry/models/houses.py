@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.choices import HouseUse
 from registry.validators import (
+    NOTES_MAX_LENGTH,
     check_id_number,
     check_phone,
     normalised_or_raw,
@@ -38,7 +40,10 @@ class House(models.Model):
     owner_name = models.CharField(_("owner name"), max_length=64, blank=True)
     owner_id_number = models.CharField(_("owner ID number"), max_length=32, blank=True)
     owner_phone = models.CharField(_("owner phone"), max_length=20, blank=True, validators=[validate_phone])
-    notes = models.TextField(_("notes"), blank=True)
+    # max_length bounds forms and the API; the validator bounds full_clean (the Excel import).
+    notes = models.TextField(
+        _("notes"), blank=True, max_length=NOTES_MAX_LENGTH, validators=[MaxLengthValidator(NOTES_MAX_LENGTH)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,6 +19,8 @@ class ImportJob(models.Model):
 
     kind = models.CharField(_("kind"), max_length=16)
     filename = models.CharField(_("file name"), max_length=255)
+    # Emptied (b"") REGISTRY_IMPORT_FILE_RETENTION after the import ended; the report stays
+    # (registry.excel.retention). An empty file therefore means "deleted": no upload is empty.
     file = models.BinaryField(_("file"), editable=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     total_rows = models.PositiveIntegerField(default=0)

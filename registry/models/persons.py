@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.choices import IdType, PersonTag, RelationToHouse, ResidenceType, Sex
 from registry.validators import (
+    NOTES_MAX_LENGTH,
     check_id_number,
     check_phone,
     normalise,
@@ -23,7 +25,9 @@ from registry.validators import (
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-__all__ = ["Person"]
+__all__ = ["IDENTITY_CONSTRAINT", "Person"]
+
+IDENTITY_CONSTRAINT = "person_identity_unique"
 
 
 class Person(models.Model):
@@ -57,7 +61,10 @@ class Person(models.Model):
     tags = ArrayField(
         models.CharField(max_length=32, choices=PersonTag.choices), verbose_name=_("tags"), default=list, blank=True
     )
-    notes = models.TextField(_("notes"), blank=True)
+    # max_length bounds forms and the API; the validator bounds full_clean (the Excel import).
+    notes = models.TextField(
+        _("notes"), blank=True, max_length=NOTES_MAX_LENGTH, validators=[MaxLengthValidator(NOTES_MAX_LENGTH)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,7 +73,7 @@ class Person(models.Model):
         verbose_name_plural = _("persons")
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["id_type", "id_number"], name="person_identity_unique"),
+            models.UniqueConstraint(fields=["id_type", "id_number"], name=IDENTITY_CONSTRAINT),
             models.CheckConstraint(
                 condition=models.Q(move_out_date__isnull=True)
                 | models.Q(move_in_date__isnull=True)
@@ -81,6 +88,19 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_constraints(self) -> list[tuple[type[models.Model], Sequence[models.BaseConstraint]]]:
+        """The constraints ``full_clean`` checks: all but the identity's uniqueness.
+
+        "This ID number is already registered" is answered only by
+        ``registry.actions.check_identity_free``, once everything else is valid: for a user who
+        sees ID numbers masked it is a lookup that is audited and rate-limited (issue #7), and
+        a form or serializer must not answer it on its own. The database still enforces it.
+        """
+        return [
+            (model, [c for c in constraints if c.name != IDENTITY_CONSTRAINT])
+            for model, constraints in super().get_constraints()
+        ]
 
     def clean(self) -> None:
         """Normalise the identity document and derive birth date and sex from a resident ID."""

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils import translation
 
 from district.actions import do_assign_role, do_revoke_role
 from district.choices import ROLE_LEVEL, Role
@@ -447,3 +448,87 @@ def test_api_is_documented(client):
     paths = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
     assert set(paths["/api/role-assignments/"]) >= {"get", "post"}
     assert set(paths["/api/role-assignments/{id}/"]) >= {"get", "delete"}
+
+
+# --- Accounts within reach (issue #7): usernames cannot be probed, superusers not touched --------
+
+NO_SUCH_USER = "No account with this username that you may give roles to."
+
+
+@pytest.fixture
+def out_of_reach(superuser) -> dict[str, Any]:
+    """Accounts a street office of street A may not touch: a superuser, a beat officer of its own
+    compound, another street's office, and a mediator who is also a district branch officer."""
+    both = holder(Role.MEDIATOR, CODE_A, "mediator-and-branch")
+    RoleAssignment.objects.create(user=both, role=Role.DISTRICT_BRANCH, area=Area.objects.get(code=DISTRICT))
+    return {
+        "root": superuser,
+        "officer-a": holder(Role.BEAT_OFFICER, CODE_A, "officer-a"),
+        "office-b": holder(Role.STREET_OFFICE, STREET_B, "office-b"),
+        "mediator-and-branch": both,
+    }
+
+
+def test_users_within_reach(office, branch, city, superuser, out_of_reach, newcomer):
+    from district.permissions import may_manage_user, users_within_reach
+
+    mediator = holder(Role.MEDIATOR, CODE_B, "mediator-b")  # a mediator elsewhere: still staff
+    reach = set(users_within_reach(office).values_list("username", flat=True))
+    assert {"newcomer", "mediator-b"} <= reach and not reach & set(out_of_reach)
+    assert may_manage_user(office, mediator) and not may_manage_user(office, out_of_reach["officer-a"])
+    # The district branch reaches everyone below the city bureau; the city bureau all but superusers.
+    assert may_manage_user(branch, out_of_reach["office-b"]) and not may_manage_user(branch, city)
+    assert may_manage_user(city, branch) and not may_manage_user(city, superuser)
+    assert may_manage_user(superuser, out_of_reach["root"])
+
+
+def test_nobody_but_a_superuser_gives_a_superuser_roles(city, branch, office, superuser, compound_a):
+    for actor in (city, branch, office):
+        with pytest.raises(ValidationError) as refused, translation.override("en"):
+            do_assign_role(actor, superuser, Role.MEDIATOR, compound=compound_a)
+        assert refused.value.message_dict == {"user": [NO_SUCH_USER]}
+    assert not RoleAssignment.objects.filter(user=superuser).exists()
+    other_root = user("root-2", is_superuser=True)
+    assert do_assign_role(superuser, other_root, Role.MEDIATOR, compound=compound_a).pk
+
+
+def test_an_account_out_of_reach_keeps_its_roles(office, out_of_reach):
+    officer = out_of_reach["officer-a"]
+    extra = RoleAssignment.objects.create(user=officer, role=Role.MEDIATOR, compound=Compound.objects.get(code=CODE_A))
+    with pytest.raises(PermissionDenied):  # a mediator role the office could hand out, on a police account
+        do_revoke_role(office, extra)
+    assert RoleAssignment.objects.filter(pk=extra.pk).exists()
+
+
+@pytest.mark.parametrize("username", ["nobody", "root", "officer-a", "office-b", "mediator-and-branch"])
+def test_api_answers_unknown_and_untouchable_accounts_alike(client, office, out_of_reach, username):
+    client.force_login(office)
+    response = client.post(
+        API,
+        {"user": username, "role": Role.MEDIATOR, "node": CODE_A},
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"user": [NO_SUCH_USER]}
+    assert not AuditEntry.objects.filter(action=AuditAction.ASSIGN_ROLE).exists()
+
+
+@pytest.mark.parametrize("username", ["nobody", "root", "officer-a", "office-b", "mediator-and-branch"])
+def test_page_answers_unknown_and_untouchable_accounts_alike(client, office, out_of_reach, username):
+    client.force_login(office)
+    response = client.post(
+        ROLES_URL, {"username": username, "role": Role.MEDIATOR, "node": CODE_A}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 422
+    assert response.context["form"].errors == {
+        "username": ["No account with this username that you may give roles to."]
+    }
+    assert not AuditEntry.objects.filter(action=AuditAction.ASSIGN_ROLE).exists()
+
+
+def test_page_offers_no_revoke_for_accounts_out_of_reach(client, office, out_of_reach):
+    client.force_login(office)
+    rows = {ra.user.username: can for ra, can in client.get(ROLES_URL).context["rows"]}
+    # The branch officer's mediator role sits in the office's compound: listed, not revocable.
+    assert rows["mediator-and-branch"] is False and rows["officer-a"] is False

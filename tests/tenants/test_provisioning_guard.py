@@ -217,14 +217,17 @@ def test_replay_builds_what_the_migrations_build():
 # 3. migrate_all ------------------------------------------------------------------------------
 
 
-def unapply_latest(schema: str, app_label: str) -> tuple[str, str]:
-    """Undo ``app_label``'s latest migration in ``schema`` (its DDL and its django_migrations row)."""
+def unapply_app(schema: str, app_label: str) -> tuple[str, str]:
+    """Undo all of ``app_label``'s migrations in ``schema`` (their DDL and django_migrations rows).
+
+    All of them, not only the latest: a latest migration without DDL (a validator, a max_length
+    on a text column) would leave nothing to see. Returns the latest migration, now unapplied.
+    """
     graph = MigrationLoader(None, ignore_no_migrations=True).graph
     [latest] = graph.leaf_nodes(app_label)
-    parents = [parent for parent in graph.node_map[latest].parents if parent[0] == app_label]
     connection.set_schema(schema)
     try:
-        MigrationExecutor(connection).migrate([parents[0] if parents else (app_label, None)])
+        MigrationExecutor(connection).migrate([(app_label, None)])
     finally:
         connection.set_schema_to_public()
     return latest
@@ -232,7 +235,7 @@ def unapply_latest(schema: str, app_label: str) -> tuple[str, str]:
 
 def test_migrate_all_migrates_only_the_compounds_with_pending_migrations(street_a):
     behind, current = (do_create_compound(street=street_a, name=name) for name in COMPOUND_NAMES)
-    latest = unapply_latest(behind.schema_name, "registry")
+    latest = unapply_app(behind.schema_name, "registry")
     assert latest not in recorded_migrations(behind.schema_name)
     assert "registry_person" not in {t["table_name"] for t in rows_of(behind.schema_name, "tables")}
     assert schemas_with_pending([behind.schema_name, current.schema_name]) == [behind.schema_name]
