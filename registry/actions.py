@@ -208,16 +208,7 @@ def do_save_person(
     try:
         return _write_person(person, acting_user, compound)
     except _IdentityTakenError as taken:
-        if acting_user is not None and not _shows_pii(acting_user, compound):
-            do_record_probe(
-                acting_user,
-                compound,
-                ProbeKind.REGISTERED_ID,
-                hit=True,
-                q=person.id_number,
-                object_type=Person._meta.label_lower,
-                object_ids=taken.args,
-            )
+        _record_id_lookup(person.id_number, list(taken.args), acting_user=acting_user, compound=compound)
         raise ValidationError(
             {"id_number": _("A person with this ID number is already registered in this compound.")}
         ) from None
@@ -230,6 +221,11 @@ def do_record_identity_match(person: Person, *, acting_user: Actor, compound: Co
     registering a new one answers whether the number is registered: a lookup like a search,
     recorded and counted by ``district.probes`` (``ProbeLimitError`` over the limit).
     """
+    _record_id_lookup(person.id_number, [person.pk], acting_user=acting_user, compound=compound)
+
+
+def _record_id_lookup(number: str, found: list[int], *, acting_user: Actor, compound: Compound) -> None:
+    """A whole ID number answered "registered" to a user who sees ID numbers masked: a counted probe."""
     if acting_user is None or _shows_pii(acting_user, compound):
         return
     do_record_probe(
@@ -237,9 +233,9 @@ def do_record_identity_match(person: Person, *, acting_user: Actor, compound: Co
         compound,
         ProbeKind.REGISTERED_ID,
         hit=True,
-        q=person.id_number,
+        q=number,
         object_type=Person._meta.label_lower,
-        object_ids=[person.pk],
+        object_ids=found,
     )
 
 

@@ -22,6 +22,8 @@ from pytest_django import DjangoDbBlocker
 from district.models import Area
 from tenants.models import Compound
 
+pytest_plugins = ["tests.shared_fixtures"]
+
 CITY, DISTRICT, STREET_A, STREET_B = "370100", "370102", "370102001", "370102002"
 CODE_A, CODE_B = "370102001001", "370102002001"
 

@@ -4,44 +4,20 @@ misses with its audit rows and realtime note, and the clock tests set instead of
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from district import probes
 from district.models import AuditAction, AuditEntry, IdentifierProbe, ProbeKind, ProbeLockout
 from district.probes import LOCKOUT_EVENT, ProbeLimitError, check_probe_allowed, do_record_probe, probe_group
-from district.realtime import capture_events
 from tests.factories import RoleFactory
+from tests.shared_fixtures import PROBE_START as START
 
 pytestmark = pytest.mark.django_db
 
-START = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
+
 MINUTE = datetime.timedelta(minutes=1)
-
-
-class Clock:
-    """The limiter's clock, moved by the test (``clock.advance(minutes=11)``)."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += datetime.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(probes, "clock", fake)
-    return fake
 
 
 @pytest.fixture
@@ -50,18 +26,6 @@ def clerk(compound_a, compound_b, street_a):
     user = RoleFactory(user__username="jiedao-clerk", role="street_office", area=street_a).user
     RoleFactory(user=user, role="mediator", compound=compound_b)
     return user
-
-
-@pytest.fixture
-def committing(django_capture_on_commit_callbacks) -> Callable[[], Any]:
-    """``with committing() as sent:`` runs the block as if it committed; ``sent`` holds what was delivered."""
-
-    @contextmanager
-    def run() -> Iterator[list[tuple[list[str], dict[str, Any]]]]:
-        with capture_events() as sent, django_capture_on_commit_callbacks(execute=True):
-            yield sent
-
-    return run
 
 
 def miss(user, compound, n: int, kind: str = ProbeKind.PHONE) -> IdentifierProbe:

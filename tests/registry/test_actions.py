@@ -8,8 +8,7 @@ channel layer once the transaction committed; a rolled-back write delivers nothi
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from district.models import AuditAction, AuditEntry
-from district.realtime import capture_events, send_event_on_commit
+from district.realtime import send_event_on_commit
 from registry import actions
 from registry.events import registry_group
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
@@ -32,25 +31,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def officer(compound_a):
     return RoleFactory(user__username="minjing-act", role="beat_officer", compound=compound_a).user
-
-
-Sent = list[tuple[list[str], dict[str, Any]]]
-
-
-@pytest.fixture
-def committing(django_capture_on_commit_callbacks) -> Callable[[], Any]:
-    """``with committing() as sent:`` runs the block as if it committed; ``sent`` holds what was delivered.
-
-    The test's own transaction never commits, so the on-commit callbacks are run at the end
-    of the block, as a real commit would run them.
-    """
-
-    @contextmanager
-    def run() -> Iterator[Sent]:
-        with capture_events() as sent, django_capture_on_commit_callbacks(execute=True):
-            yield sent
-
-    return run
 
 
 def last_entry() -> AuditEntry:

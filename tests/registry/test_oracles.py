@@ -13,8 +13,6 @@ import datetime
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import openpyxl
@@ -22,10 +20,8 @@ import pytest
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from district import probes
 from district.models import AuditAction, AuditEntry, IdentifierProbe, ProbeLockout
 from district.probes import LOCKOUT_EVENT, probe_group
-from district.realtime import capture_events
 from registry.excel import import_workbook
 from registry.models import Person
 from tests.factories import PersonFactory, RoleFactory, make_id_number
@@ -36,7 +32,7 @@ BASE = "/c/370102001001"
 API = f"{BASE}/api/registry"
 REGISTERED = make_id_number(birth=datetime.date(1966, 6, 6), seq=61)
 UNREGISTERED = make_id_number(birth=datetime.date(1966, 6, 6), seq=62)
-START = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
+
 ALREADY = "A person with this ID number is already registered in this compound."
 
 
@@ -50,33 +46,6 @@ def officer(compound_a):
 def registered(compound_a) -> Person:
     with tenant_context(compound_a):
         return PersonFactory(name="已登记", id_number=REGISTERED, phone="15512346209")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime.datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(probes, "clock", fake)
-    return fake
-
-
-@pytest.fixture
-def committing(django_capture_on_commit_callbacks) -> Callable[[], Any]:
-    """``with committing() as sent:`` runs the block as if it committed; ``sent`` holds what was delivered."""
-
-    @contextmanager
-    def run() -> Iterator[list[tuple[list[str], dict[str, Any]]]]:
-        with capture_events() as sent, django_capture_on_commit_callbacks(execute=True):
-            yield sent
-
-    return run
 
 
 def post_json(client, url: str, data: dict[str, Any], lang: str = "en") -> Any:
