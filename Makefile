@@ -11,7 +11,16 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: run test serve install install-dev system-deps messages migrate seed lint bench vendor clean
 
-run: install system-deps messages migrate seed serve  ## install, migrate, seed the demo city, serve :8000
+# `make run PORT=8001` serves on another port; Ctrl-C stops it. Without DATABASE_URL the embedded
+# PostgreSQL is used: if this run started it, it is stopped again when the run ends (however it
+# ends); one that was already running is left running. The INT trap (a handler, not "ignore")
+# makes this shell wait for serve's own orderly stop before it stops the database.
+run: install system-deps messages  ## install, migrate, seed the demo city, serve :$(PORT); Ctrl-C stops it
+	@started=; if [ -z "$$DATABASE_URL" ] && ! $(PY) -m district.embedded_db --is-running; then started=1; fi; \
+	trap 'true' INT TERM; status=0; \
+	$(MAKE) --no-print-directory migrate seed serve || status=$$?; \
+	if [ -n "$$started" ]; then echo "stopping the embedded PostgreSQL"; $(PY) -m district.embedded_db --stop; fi; \
+	exit $$status
 
 test: install-dev system-deps messages  ## lint, layer contracts, system checks and the whole suite on a real PostgreSQL
 	@export DATABASE_URL="$$($(PY) -m district.embedded_db --for-tests)"; \

@@ -185,3 +185,24 @@ healthz_probe = DatabaseProbe(probe_params(), HEALTHZ_DATABASE_TIMEOUT)
 application = body_limit(
     healthz_first(ProtocolTypeRouter({"http": django_asgi_app}), healthz_probe), settings.REQUEST_BODY_MAX_BYTES
 )
+
+
+# daphne's HTTP parser (twisted) silently drops a connection whose request line passes 16 KiB,
+# e.g. a 2,000-character Chinese search (18 KB percent-encoded). Let request lines and headers
+# up to 64 KiB through to Django (which bounds ``q`` and answers), and answer anything longer
+# with twisted's own "400 Bad Request" instead of a reset connection.
+REQUEST_HEAD_MAX_BYTES = 64 * 1024
+
+
+def answer_long_request_lines(max_bytes: int = REQUEST_HEAD_MAX_BYTES) -> None:
+    try:
+        from twisted.web import http
+    except ImportError:  # another ASGI server
+        return
+    channel: Any = http.HTTPChannel
+    channel.totalHeadersSize = max_bytes
+    channel.MAX_LENGTH = max_bytes
+    channel.lineLengthExceeded = lambda self, line: self._respondToBadRequestAndDisconnect()
+
+
+answer_long_request_lines()

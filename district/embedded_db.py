@@ -6,12 +6,16 @@ parent folder, so the data directory must never sit under root's home directory.
 
 ``python -m district.embedded_db`` starts it (if needed) and prints its URL;
 ``--for-tests`` prefers ``DATABASE_URL`` and then a local server on 127.0.0.1:5432.
+``--is-running`` exits 0 if the embedded server runs, 1 if not; ``--stop`` stops it (fast
+shutdown): ``make run`` stops the server when it exits if it was the one that started it.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +61,41 @@ def test_database_url() -> str:
     return LOCAL_SERVER
 
 
+def server_pid() -> int | None:
+    """The embedded server's postmaster process id, or None if it does not run."""
+    try:
+        pid = int((DATA_DIR / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def stop(timeout: float = 30.0) -> bool:
+    """Stop the embedded server (SIGINT: PostgreSQL's fast shutdown); True once it has gone."""
+    pid = server_pid()
+    if pid is None:
+        return True
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (tests): reaped, gone
+                return True
+        except ChildProcessError:
+            pass  # not our child: the usual case
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 if __name__ == "__main__":
+    if "--is-running" in sys.argv:
+        sys.exit(0 if server_pid() is not None else 1)
+    if "--stop" in sys.argv:
+        sys.exit(0 if stop() else 1)
     url = test_database_url() if "--for-tests" in sys.argv else database_url()
     sys.stdout.write(url + "\n")

@@ -19,7 +19,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
+from rest_framework.exceptions import NotFound
 
 from district.permissions import declared_need, handles_method
 from district.scope import covers_compound
@@ -56,6 +58,9 @@ class CompoundMiddleware:
         if match and request.user.is_authenticated:
             domain = Domain.objects.select_related("tenant__street").filter(domain=match["route"]).first()
             if domain is None or not covers_compound(request.user, domain.tenant):
+                if API_PATH.match(request.path_info):
+                    # The API's own 404 body, whatever DEBUG says: an API client never gets a page.
+                    return JsonResponse({"detail": str(NotFound.default_detail)}, status=404)
                 raise Http404("No such compound")
             request.tenant = domain.tenant
             connection.set_tenant(domain.tenant)
@@ -90,7 +95,7 @@ class DeclaredPermissionMiddleware:
             message = _("This page or method has no permission declaration and is refused.")
             if is_api:
                 return JsonResponse({"detail": message}, status=403)
-            return HttpResponse(message, status=403, content_type="text/plain; charset=utf-8")
+            return render(request, "403.html", {"reason": message}, status=403)
         if not required.anonymous and not request.user.is_authenticated and not is_api:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return None

@@ -20,7 +20,8 @@ from typing import Any, TypeAlias, TypeVar
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Max
+from django.db.models import F, Max
+from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
 from district.audit import changed_fields, do_record_audit, do_record_change, stored_values
@@ -35,9 +36,18 @@ from registry.events import BULK_CREATED, CREATED, DELETED, UPDATED, event_type,
 from registry.masking import visible_tags
 from registry.models import Address, House, ImportJob, Lease, Organisation, Person, Vehicle
 from registry.models.addresses import CHILD_LEVEL, CODE_WIDTH
+from tenants.actions import do_set_compound_population
 from tenants.models import Compound
 
 M = TypeVar("M", bound=models.Model)
+# Search keys derived from another field (a person's name in pinyin): the audit names the field.
+DERIVED_KEYS = frozenset({"name_pinyin", "name_initials"})
+
+
+def _audited_fields(before: dict[str, Any] | None, obj: models.Model) -> list[str]:
+    return [name for name in changed_fields(before, obj) if name not in DERIVED_KEYS]
+
+
 Actor: TypeAlias = "AnyUser | None"
 
 
@@ -67,7 +77,7 @@ def _save(
     obj.full_clean()
     if check is not None:
         check(obj, before)
-    fields = changed_fields(before, obj)
+    fields = _audited_fields(before, obj)
     if before is not None and not fields:
         return obj
     obj.save()
@@ -242,13 +252,44 @@ def _record_id_lookup(number: str, found: list[int], *, acting_user: Actor, comp
 @transaction.atomic
 def _write_person(person: Person, acting_user: Actor, compound: Compound) -> Person:
     police_tags = check_police_only_tags(person, acting_user, compound)
-    return _save(
+    was_resident = person.pk is not None and _residents().filter(pk=person.pk).exists()
+    saved = _save(
         person,
         acting_user,
         compound=compound,
         detail={"police_tags": police_tags} if police_tags else None,
         check=lambda obj, before: check_identity_free(obj, before, acting_user, compound),
     )
+    _shift_population(compound, int(_is_resident(saved)) - int(was_resident))
+    return saved
+
+
+def _residents() -> models.QuerySet[Person]:
+    """The compound's current residents: living in one of its houses, not moved out."""
+    return Person.objects.filter(house__isnull=False, move_out_date__isnull=True)
+
+
+def _is_resident(person: Person) -> bool:
+    return person.house_id is not None and person.move_out_date is None
+
+
+def _shift_population(compound: Compound, delta: int) -> None:
+    """One person's write moved the count by ``delta``: update it in the same transaction.
+
+    An increment, not a recount: an import saves persons one by one, and counting the residents
+    after each would make a 100,000-row import quadratic. Deletes and bulk inserts recount
+    (:func:`_recount_population`), which also corrects a count recorded by hand.
+    """
+    if delta:
+        Compound.objects.filter(pk=compound.pk).update(population=Greatest(F("population") + delta, 0))
+        compound.refresh_from_db(fields=["population"])
+
+
+def _recount_population(compound: Compound) -> None:
+    """Record the compound's population as its current residents (the home page's cards show it)."""
+    residents = _residents().count()
+    if compound.population != residents:
+        do_set_compound_population(compound, residents)
 
 
 @transaction.atomic
@@ -291,6 +332,8 @@ def do_delete(obj: models.Model, *, acting_user: Actor) -> None:
     pk = obj.pk
     do_record_change(acting_user, AuditAction.DELETE, obj, compound=compound)
     obj.delete()
+    if isinstance(obj, (Person, House)):  # a house's residents lose it (SET_NULL): no longer counted
+        _recount_population(compound)
     send_event_on_commit([registry_group(compound)], record_payload(obj, DELETED, compound, [], pk=pk))
 
 
@@ -315,8 +358,10 @@ def do_bulk_create(
     fields: set[str] = set()
     for obj in objects:
         obj.full_clean(exclude=foreign_keys, validate_unique=False, validate_constraints=False)
-        fields.update(changed_fields(None, obj))
+        fields.update(_audited_fields(None, obj))
     created = model._default_manager.bulk_create(objects, batch_size=500)
+    if model is Person:
+        _recount_population(compound)
     do_record_audit(
         acting_user if acting_user is not None else AnonymousUser(),
         AuditAction.CREATE,

@@ -1,7 +1,8 @@
 """Search and filters of the registry lists, shared by the pages, the API and the exports.
 
-One ``FilterSet`` per record kind (django-filter): ``q`` searches names, identifiers and
-addresses, ``tag`` narrows by a kind-specific choice. Identifiers are matched by fragment only
+One ``FilterSet`` per record kind (django-filter): ``q`` searches names (also by pinyin,
+``zhangwei``, and initials, ``zw``), identifiers and addresses (also by the shorthand
+``3-2-501``), ``tag`` narrows by a kind-specific choice. Identifiers are matched by fragment only
 for users who see them unmasked (``pii.view`` at the request's compound); everyone else
 matches them only whole, so a mask cannot be peeled off by searching ``37010``, ``370102`` …
 and watching which rows stay. The default is masked: a filterset without a request, or with a
@@ -21,6 +22,7 @@ scope check), so it can only ever see this compound's rows.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import django_filters
@@ -31,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from district.models import ProbeKind
 from district.permissions import SET_KEY_PERSON, VIEW_PII, has_capability
 from district.probes import do_record_probe
-from registry.choices import POLICE_ONLY_TAGS, HouseUse, OrganisationKind, PersonTag, PlateKind
+from registry.choices import POLICE_ONLY_TAGS, AddressLevel, HouseUse, OrganisationKind, PersonTag, PlateKind
 from registry.masking import identifier_kind, pii_fields
 from registry.models import House, Lease, Organisation, Person, Vehicle
 from registry.validators import normalise
@@ -58,6 +60,43 @@ def request_shows_police_tags(request: HttpRequest | None) -> bool:
 
 
 NOTHING = Q(pk__in=[])  # matches no row (an OR with it adds nothing)
+PINYIN = re.compile(r"[A-Za-z]+")
+SHORTHAND = re.compile(r"(\d{1,8})-(\d{1,8})(?:-(\d{1,8}))?")
+
+
+def pinyin_q(text: str, prefix: str = "") -> Q:
+    """Names whose pinyin (``zhangwei``) or initials (``zw``) start with ``text`` (ASCII letters only).
+
+    Names are shown to every role, so this finds no more than a name search would.
+    """
+    if not PINYIN.fullmatch(text):
+        return NOTHING
+    key = text.lower()
+    return Q(**{f"{prefix}name_pinyin__startswith": key}) | Q(**{f"{prefix}name_initials__startswith": key})
+
+
+def shorthand_q(text: str, address: str) -> Q:
+    """Rooms named by the shorthand ``3-2-501`` (building-unit-room) or ``3-501`` (building-room).
+
+    ``address`` is the lookup path to a room address (``house__address``). Addresses are not
+    personal identifiers: everyone may search them.
+    """
+    match = SHORTHAND.fullmatch(text)
+    if match is None:
+        return NOTHING
+    building, middle, room = match.groups()
+    if room is None:  # building-room, in whichever unit
+        building, unit, room = building, None, middle
+    else:
+        unit = middle
+    # room → floor → unit → building
+    q = Q(**{f"{address}__level": AddressLevel.ROOM, f"{address}__number": room})
+    q &= Q(**{f"{address}__parent__parent__parent__number": building})
+    if unit is not None:
+        q &= Q(**{f"{address}__parent__parent__number": unit})
+    return q
+
+
 PROBE_KINDS = {"id": ProbeKind.ID_NUMBER, "phone": ProbeKind.PHONE}
 
 
@@ -152,9 +191,11 @@ class PersonFilterSet(RegistryFilterSet):
     def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
         return queryset.filter(
             Q(name__icontains=text)
+            | pinyin_q(text)
             | self.identifier_q(token)
             | Q(house__address__full_name__icontains=text)
             | Q(house__address__code__startswith=token)
+            | shorthand_q(text, "house__address")
         )
 
 
@@ -173,6 +214,7 @@ class HouseFilterSet(RegistryFilterSet):
         return queryset.filter(
             Q(address__full_name__icontains=text)
             | Q(address__code__startswith=token)
+            | shorthand_q(text, "address")
             | Q(owner_name__icontains=text)
             | self.identifier_q(token)
         )
@@ -227,4 +269,9 @@ class LeaseFilterSet(RegistryFilterSet):
         return queryset.filter(end_date__isnull=True) if value == "current" else queryset
 
     def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
-        return queryset.filter(Q(tenant__name__icontains=text) | Q(house__address__full_name__icontains=text))
+        return queryset.filter(
+            Q(tenant__name__icontains=text)
+            | pinyin_q(text, "tenant__")
+            | Q(house__address__full_name__icontains=text)
+            | shorthand_q(text, "house__address")
+        )

@@ -29,7 +29,7 @@ class Kind:
     filterset: type[filtersets.RegistryFilterSet]
     filter_label: Any
     filter_choices: Any
-    excel: bool = False  # has an Excel template, import and export
+    excel: bool = False  # has an Excel export (import and template: registry.excel.columns.SPECS)
 
     @property
     def title(self) -> str:
@@ -105,6 +105,7 @@ KINDS: dict[str, Kind] = {
         filterset=filtersets.LeaseFilterSet,
         filter_label=_("status"),
         filter_choices=[("current", _("current"))],
+        excel=True,
     ),
     "organisations": Kind(
         slug="organisations",
@@ -126,5 +127,6 @@ KINDS: dict[str, Kind] = {
         filterset=filtersets.VehicleFilterSet,
         filter_label=_("plate kind"),
         filter_choices=PlateKind.choices,
+        excel=True,
     ),
 }

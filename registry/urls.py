@@ -19,6 +19,7 @@ urlpatterns = [
     path("addresses/<int:pk>/plates/", views.DoorPlatePrintView.as_view(), name="plates"),
     path("import/", views_excel.ImportView.as_view(), name="import"),
     path("import/<int:pk>/", views_excel.ImportStatusView.as_view(), name="import_status"),
+    path("import/<int:pk>/errors.xlsx", views_excel.ImportErrorFileView.as_view(), name="import_errors"),
     path("<str:kind>/template.xlsx", views_excel.TemplateDownloadView.as_view(), name="template"),
     path("<str:kind>/export.xlsx", views_excel.ExportView.as_view(), name="export"),
     path("<str:kind>/", views.RecordListView.as_view(), name="list"),

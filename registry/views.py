@@ -23,6 +23,7 @@ from district.permissions import SET_KEY_PERSON, has_capability
 from district.probes import ProbeLimitError
 from district.views import DeclaredView
 from registry import actions
+from registry.address_tree import MAX_QUERY_LENGTH, build_address_tree
 from registry.doorplates import plate_png, plate_svg
 from registry.filtersets import request_shows_pii, request_shows_police_tags
 from registry.forms import AddressForm
@@ -136,11 +137,24 @@ class RecordListView(CompoundView):
             do_record_pii_view(request.user, self.compound, shown, request=request)
         if not refusal:
             self.audit_id_number_search(request, q, found)
+        headers = [k.header(c) for c in k.columns]
+        rows = [(obj, [k.cell(obj, c, masked=masked, police=police) for c in k.columns]) for obj in shown]
+        # Phones are tel: links on the phone cards only where the cell shows the whole number.
+        tel = [not masked and k.pii.get(c) == "phone" for c in k.columns]
         context = {
             "kind": k,
             "tag_choices": k.tag_choices(police=police),
-            "headers": [k.header(c) for c in k.columns],
-            "rows": [(obj, [k.cell(obj, c, masked=masked, police=police) for c in k.columns]) for obj in shown],
+            "headers": headers,
+            "rows": rows,
+            # The same cell texts as the table, as cards for small screens (templates/_cards.html).
+            "cards": [
+                (
+                    self.url("record", kind=k.slug, pk=obj.pk),
+                    cells[0],
+                    [(h, v, t) for h, v, t in zip(headers[1:], cells[1:], tel[1:], strict=True) if v],
+                )
+                for obj, cells in rows
+            ],
             "page": page,
             "q": q,
             "tag": tag,
@@ -257,8 +271,9 @@ class AddressTreeView(CompoundView):
     permissions = {"GET": RECORD_PERMISSIONS["list"], "POST": RECORD_PERMISSIONS["create"]}
 
     def get(self, request: HttpRequest, form: AddressForm | None = None) -> HttpResponse:
-        nodes = Address.objects.order_by("code").only("id", "level", "number", "code", "full_name", "parent_id")
-        return render(request, "registry/addresses.html", {"nodes": nodes, "form": form or AddressForm()})
+        query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+        context = {"tree": build_address_tree(query), "q": query, "form": form or AddressForm()}
+        return render(request, "registry/addresses.html", context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = AddressForm(request.POST)

@@ -18,12 +18,16 @@ from district.models import AuditAction
 from district.permissions import CHANGE_REGISTRY, has_capability
 from registry import actions
 from registry.excel import (
+    ImportRefusedError,
     SheetKind,
+    error_filename,
+    error_workbook,
     export_filename,
     export_workbook,
     template_filename,
     template_workbook,
 )
+from registry.excel.columns import EXPORT_SPECS
 from registry.filtersets import request_shows_police_tags
 from registry.forms import ExportForm, ImportForm
 from registry.kinds import KINDS
@@ -42,6 +46,13 @@ def xlsx_response(content: bytes, filename: str) -> HttpResponse:
 
 def excel_kind_or_404(kind: str) -> str:
     if kind not in SheetKind.values:
+        raise Http404
+    return kind
+
+
+def export_kind_or_404(kind: str) -> str:
+    """A kind that exports: the import kinds, vehicles and leases."""
+    if kind not in EXPORT_SPECS:
         raise Http404
     return kind
 
@@ -72,7 +83,7 @@ class ExportView(CompoundView):
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         # No export on GET: a link on another site must not make a browser export (and put a
         # made-up reason in the audit log).
-        k = KINDS[excel_kind_or_404(kind)]
+        k = KINDS[export_kind_or_404(kind)]
         q, tag = request.GET.get("q", ""), request.GET.get("tag", "")
         form = ExportForm(initial={"q": q, "tag": tag})
         return render(request, "registry/export.html", {"kind": k, "form": form, "q": q, "tag": tag})
@@ -81,7 +92,7 @@ class ExportView(CompoundView):
         return self._export(request, kind, request.POST)
 
     def _export(self, request: HttpRequest, kind: str, data: Any) -> HttpResponse:
-        kind = excel_kind_or_404(kind)
+        kind = export_kind_or_404(kind)
         k = KINDS[kind]
         form = ExportForm(data)
         if not form.is_valid():
@@ -158,3 +169,28 @@ class ImportStatusView(CompoundView):
         )
         retention_days = settings.REGISTRY_IMPORT_FILE_RETENTION.days
         return render(request, template, {"job": job, "title": _("Import"), "retention_days": retention_days})
+
+
+class ImportErrorFileView(CompoundView):
+    """The failed rows of an import as a workbook to fix and import again (registry.excel.error_file).
+
+    Built from the uploaded file, so only while it is kept: after the retention period the
+    answer is 410 with the reason.
+    """
+
+    # Like the error report it is built from: only those who may import may read it.
+    permissions = {"GET": RECORD_PERMISSIONS["create"]}
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = get_object_or_404(ImportJob.objects.defer("file").annotate(file_bytes=Length("file")), pk=pk)
+        if not job.errors:
+            raise Http404
+        gone = _("The uploaded file was deleted after its retention period: the error file can no longer be made.")
+        if not getattr(job, "file_bytes", 0):
+            return HttpResponse(gone, status=410, content_type="text/plain; charset=utf-8")
+        content = bytes(ImportJob.objects.filter(pk=job.pk).values_list("file", flat=True).get())
+        try:
+            workbook = error_workbook(job.kind, content, job.errors)
+        except ImportRefusedError as exc:
+            return HttpResponse(exc.message, status=410, content_type="text/plain; charset=utf-8")
+        return xlsx_response(workbook, error_filename(job.filename))

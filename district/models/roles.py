@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from district.choices import ROLE_LEVEL, Role
+from district.choices import ROLE_LEVEL, AreaLevel, Role
 
 __all__ = ["RoleAssignment"]
 
@@ -58,4 +58,6 @@ class RoleAssignment(models.Model):
             if self.compound_id is None or self.area_id is not None:
                 raise ValidationError(_("This role is held at a compound."))
         elif self.area is None or self.area.level != level:
-            raise ValidationError(_("This role is held at an area of level %(level)s.") % {"level": level})
+            raise ValidationError(
+                _("This role is held at an area of level %(level)s.") % {"level": AreaLevel(level).label}
+            )

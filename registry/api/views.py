@@ -90,7 +90,7 @@ class PiiMixin(_ViewSetBase):
 class PersonViewSet(PiiMixin, RegistryViewSet):
     """实有人口 of the compound."""
 
-    queryset = Person.objects.order_by("name", "id")
+    queryset = Person.objects.order_by("house__address__code", "name_pinyin", "id")
     serializer_class = serializers.PersonSerializer
     save_action = actions.do_save_person
     filterset_class = filtersets.PersonFilterSet

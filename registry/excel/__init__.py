@@ -5,6 +5,7 @@ The public entry points; ``kind`` is one of :class:`SheetKind` ("persons", "hous
 """
 
 from registry.excel.columns import SheetKind, spec_for
+from registry.excel.error_file import error_filename, error_workbook
 from registry.excel.errors import ImportRefusedError
 from registry.excel.exporter import export_filename, export_workbook
 from registry.excel.importer import (
@@ -27,6 +28,8 @@ __all__ = [
     "SheetRow",
     "check_workbook_file",
     "do_purge_import_files",
+    "error_filename",
+    "error_workbook",
     "export_filename",
     "export_workbook",
     "import_workbook",

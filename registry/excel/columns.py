@@ -18,10 +18,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.choices import HouseUse, IdType, OrganisationKind, PersonTag, RelationToHouse, ResidenceType
-from registry.models import House, Organisation, Person
+from registry.models import House, Lease, Organisation, Person, Vehicle
 
 __all__ = [
     "ADDRESS_FIELDS",
+    "EXPORT_SPECS",
+    "HEADER_ALIASES",
     "SPECS",
     "CellKind",
     "ChoiceTable",
@@ -112,7 +114,12 @@ RELATIONS = ChoiceTable(
         RelationToHouse.TENANT: "租户",
         RelationToHouse.OTHER: "其他",
     },
-    aliases={"业主": RelationToHouse.OWNER, "家属": RelationToHouse.FAMILY, "租客": RelationToHouse.TENANT},
+    aliases={
+        "户主": RelationToHouse.OWNER,
+        "业主": RelationToHouse.OWNER,
+        "家属": RelationToHouse.FAMILY,
+        "租客": RelationToHouse.TENANT,
+    },
 )
 TAGS = ChoiceTable(
     PersonTag,
@@ -203,6 +210,20 @@ def _address_columns(required: bool, help_suffix: str) -> tuple[Column, ...]:
         for level, (header, text) in words.items()
     )
 
+
+# Older words for a header, accepted on import so files made with older templates (or with the
+# interface's former words) still import. The interface and the templates use one word each:
+# 房主 (not 户主/产权人), 居住类型 (not 人口类型), 入住日期 (not 迁入日期).
+HEADER_ALIASES: Mapping[str, str] = {
+    "人口类型": "居住类型",
+    "迁入日期": "入住日期",
+    "户主姓名": "房主姓名",
+    "户主证件号码": "房主证件号码",
+    "户主电话": "房主电话",
+    "产权人姓名": "房主姓名",
+    "产权人证件号码": "房主证件号码",
+    "产权人电话": "房主电话",
+}
 
 NAME_HELP = "必填。"
 PHONE_HELP = "11 位手机号，或带区号的固定电话。"
@@ -360,10 +381,46 @@ ORGANISATIONS = SheetSpec(
 
 SPECS: dict[str, SheetSpec] = {spec.kind: spec for spec in (PERSONS, HOUSES, ORGANISATIONS)}
 
+# Registers that are exported but not imported (issue 8, part 8): no SheetKind, no import
+# template. A column's field may follow a relation ("owner.name"); a callable is called.
+VEHICLES = SheetSpec(
+    kind="vehicles",
+    title="车辆",
+    model=Vehicle,
+    columns=(
+        Column("号牌号码", "plate", CellKind.IDENTIFIER, required=True, width=12),
+        Column("号牌种类", "get_plate_kind_display", width=12),
+        Column("车辆类型", "get_vehicle_type_display", width=10),
+        Column("品牌", "brand", width=12),
+        Column("颜色", "colour", width=8),
+        Column("车主姓名", "owner.name", width=12),
+        Column("车主证件号码", "owner.id_number", CellKind.IDENTIFIER, width=22, pii="id"),
+        Column("车主电话", "owner.phone", CellKind.PHONE, pii="phone"),
+    ),
+    key_header="号牌号码",
+)
+
+LEASES = SheetSpec(
+    kind="leases",
+    title="租赁",
+    model=Lease,
+    columns=(
+        Column("租户姓名", "tenant.name", required=True, width=12),
+        Column("租户证件号码", "tenant.id_number", CellKind.IDENTIFIER, width=22, pii="id"),
+        Column("租户电话", "tenant.phone", CellKind.PHONE, pii="phone"),
+        *_address_columns(True, ""),
+        Column("起租日期", "start_date", CellKind.DATE, required=True, help=DATE_HELP),
+        Column("止租日期", "end_date", CellKind.DATE, help=DATE_HELP),
+    ),
+    key_header="房号",
+)
+
+EXPORT_SPECS: dict[str, SheetSpec] = {**SPECS, VEHICLES.kind: VEHICLES, LEASES.kind: LEASES}
+
 
 def spec_for(kind: str) -> SheetSpec:
-    """The sheet of ``kind`` ("persons", "houses" or "organisations")."""
+    """The sheet of ``kind``: an import kind ("persons", "houses", "organisations") or an export-only one."""
     try:
-        return SPECS[kind]
+        return EXPORT_SPECS[kind]
     except KeyError:
         raise ValueError(f"unknown registry workbook kind {kind!r}; expected one of {sorted(SPECS)}")

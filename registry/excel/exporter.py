@@ -16,7 +16,22 @@ from registry.models import Address
 __all__ = ["export_filename", "export_workbook"]
 
 # Persons are placed by their house's room: fetch the house with the person.
-RELATED: dict[str, tuple[str, ...]] = {SheetKind.PERSONS: ("house",), SheetKind.HOUSES: (), SheetKind.ORGANISATIONS: ()}
+RELATED: dict[str, tuple[str, ...]] = {
+    SheetKind.PERSONS: ("house",),
+    SheetKind.HOUSES: (),
+    SheetKind.ORGANISATIONS: (),
+    "vehicles": ("owner",),
+    "leases": ("house", "tenant"),
+}
+
+
+def _field_value(obj: Any, path: str) -> Any:
+    """``obj``'s value of ``path``: an attribute, a relation's ("owner.name"; None if unset), or a method's result."""
+    for name in path.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, name)
+    return obj() if callable(obj) else obj
 
 
 class AddressPaths:
@@ -43,9 +58,13 @@ class AddressPaths:
 
 def _row_values(spec: SheetSpec, obj: models.Model, paths: AddressPaths) -> dict[str, Any]:
     """The model values of one record by column field, its address as building/unit/floor/room."""
-    values = {column.field: getattr(obj, column.field) for column in spec.columns if column.field not in ADDRESS_FIELDS}
-    # A person's address is their house's room.
-    holder: Any = obj.house if spec.kind == SheetKind.PERSONS else obj  # type: ignore[attr-defined]
+    values = {
+        column.field: _field_value(obj, column.field) for column in spec.columns if column.field not in ADDRESS_FIELDS
+    }
+    if not any(column.field in ADDRESS_FIELDS for column in spec.columns):
+        return values
+    # A person's or a lease's address is their house's room.
+    holder: Any = obj.house if spec.kind in (SheetKind.PERSONS, "leases") else obj  # type: ignore[attr-defined]
     address_id = holder.address_id if holder is not None else None
     values.update(paths.numbers(address_id))
     return values

@@ -34,7 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from district.typing import AnyUser
 from registry.excel.cells import CellError, is_blank, parse_cell
-from registry.excel.columns import SheetSpec, spec_for
+from registry.excel.columns import HEADER_ALIASES, SheetSpec, spec_for
 from registry.excel.errors import ImportRefusedError
 from registry.excel.limits import (
     ImportLimits,
@@ -137,8 +137,9 @@ def _header_positions(spec: SheetSpec, header_row: tuple[Any, ...] | None) -> di
     found: dict[str, int] = {}
     for index, cell in enumerate(header_row or ()):
         if isinstance(cell, str):
-            # Tolerate the "*" some people add to mark a required column.
-            found.setdefault(cell.strip().strip("*＊").strip(), index)
+            # Tolerate the "*" some people add to mark a required column, and older header words.
+            name = cell.strip().strip("*＊").strip()
+            found.setdefault(HEADER_ALIASES.get(name, name), index)
     missing = [header for header in spec.headers if header not in found]
     if len(missing) == len(spec.headers):
         raise ImportRefusedError(
@@ -198,22 +199,77 @@ def read_rows(kind: str, file_bytes: bytes) -> list[SheetRow]:
         workbook.close()
 
 
-def _parse(spec: SheetSpec, row: SheetRow, result: ImportResult) -> dict[str, Any] | None:
-    """The row's model values, or ``None`` after reporting its unreadable cells."""
+def masked_copy_message() -> str:
+    return _(
+        "This is a masked export (its ID numbers and phones read like 3701**********123X): it cannot be "
+        "imported back. Import an export made by someone who sees the full numbers, or fill in the template."
+    )
+
+
+def refuse_masked_copy(spec: SheetSpec, rows: list[SheetRow]) -> None:
+    """Refuse a masked export sent back: most of its ID and phone cells are masks (``*``).
+
+    Each such row would otherwise be reported with its own "not a valid number" errors; the
+    uploader needs one answer about the file.
+    """
+    headers = [column.header for column in spec.columns if column.pii]
+    filled = masked = 0
+    for row in rows:
+        for header in headers:
+            value = row.cells.get(header)
+            if isinstance(value, str) and value.strip():
+                filled += 1
+                masked += "*" in value or "＊" in value
+    if masked and masked * 2 > filled:
+        raise ImportRefusedError(masked_copy_message())
+
+
+def _parse_cells(spec: SheetSpec, row: SheetRow, result: ImportResult) -> tuple[dict[str, Any], set[str]]:
+    """The row's readable model values, and the fields whose cells were reported unreadable."""
     values: dict[str, Any] = {}
-    ok = True
+    bad: set[str] = set()
     for column in spec.columns:
         raw = row.cells[column.header]
         if column.required and is_blank(raw):
             result.add_error(row.number, column.header, _("This column is required."))
-            ok = False
+            bad.add(column.field)
             continue
         try:
             values[column.field] = parse_cell(column, raw)
         except CellError as exc:
             result.add_error(row.number, column.header, exc.message)
-            ok = False
-    return values if ok else None
+            bad.add(column.field)
+    return values, bad
+
+
+def _parse(spec: SheetSpec, row: SheetRow, result: ImportResult) -> dict[str, Any] | None:
+    """The row's model values, or ``None`` after reporting its unreadable cells."""
+    values, bad = _parse_cells(spec, row, result)
+    return None if bad else values
+
+
+def _model_errors(spec: SheetSpec, values: dict[str, Any], skip: set[str]) -> ValidationError | None:
+    """The model's own errors about the readable cells of a row that failed anyway.
+
+    A row with unreadable cells never reaches ``save_row``; the model's ``full_clean()`` is run
+    here with the readable values (the unreadable fields excluded), so the report names every
+    problem of the row at once, not the next one after each fix.
+    """
+    model = spec.model
+    names = {f.name for f in model._meta.concrete_fields}
+    instance = model()
+    for name, value in values.items():
+        if name in names and name not in skip:
+            setattr(instance, name, value)
+    exclude = {name for name in names if name not in values or name in skip}
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            return None
+        kept = {field: errors for field, errors in exc.error_dict.items() if field not in exclude}
+        return ValidationError(kept) if kept else None
+    return None
 
 
 def _report_validation_error(spec: SheetSpec, row: int, exc: ValidationError, result: ImportResult) -> None:
@@ -224,12 +280,34 @@ def _report_validation_error(spec: SheetSpec, row: int, exc: ValidationError, re
             result.add_error(row, header, message)
 
 
+def _report_model_errors(
+    spec: SheetSpec, row: int, values: dict[str, Any], skip: set[str], result: ImportResult, since: int
+) -> None:
+    """Add the model's errors about the fields not in ``skip``, each not yet reported for the row."""
+    exc = _model_errors(spec, values, skip)
+    if exc is None:
+        return
+    found = ImportResult()
+    _report_validation_error(spec, row, exc, found)
+    known = {(error["column"], error["message"]) for error in result.errors[since:]}
+    for error in found.errors:
+        if (error["column"], error["message"]) not in known:
+            known.add((error["column"], error["message"]))
+            result.errors.append(error)
+
+
 def _import_row(
     spec: SheetSpec, row: SheetRow, session: ImportSession, seen: dict[Any, int], result: ImportResult
 ) -> None:
-    """Parse, check and save one row in its own savepoint, counting it or reporting its errors."""
-    values = _parse(spec, row, result)
-    if values is None:
+    """Parse, check and save one row in its own savepoint, counting it or reporting its errors.
+
+    A failed row is reported whole: its unreadable cells, then whatever the model finds wrong
+    with the rest (each problem once).
+    """
+    errors_before = len(result.errors)
+    values, bad = _parse_cells(spec, row, result)
+    if bad:
+        _report_model_errors(spec, row.number, values, bad, result, errors_before)
         return
     key: NaturalKey = natural_key(spec, values)
     if key.value in seen:
@@ -245,6 +323,9 @@ def _import_row(
             outcome = save_row(spec, values, session)
     except ValidationError as exc:
         _report_validation_error(spec, row.number, exc, result)
+        reported = {spec.header_for_field(name) for name in getattr(exc, "error_dict", {})}
+        skip = {column.field for column in spec.columns if column.header in reported}
+        _report_model_errors(spec, row.number, values, skip, result, errors_before)
         return
     except (IntegrityError, DataError):
         # Validation passed but the database refused (e.g. the same record saved meanwhile).
@@ -278,6 +359,7 @@ def import_workbook(
     """
     rows = read_rows(kind, file_bytes)  # refuses an unknown kind too
     spec = spec_for(kind)
+    refuse_masked_copy(spec, rows)
     result = ImportResult(total=len(rows))
     session = ImportSession(compound, acting_user)
     seen: dict[Any, int] = {}
@@ -353,6 +435,7 @@ def _import_in_batches(
     """Import the rows of ``job`` after its checkpoint, committing each batch with the counters."""
     rows = read_rows(job.kind, _uploaded_file(job))  # refuses an unknown kind too
     spec = spec_for(job.kind)
+    refuse_masked_copy(spec, rows)
     start = min(job.processed_rows, len(rows))
     # Counts and errors continue from the checkpoint (all zero on a first run).
     result = ImportResult(

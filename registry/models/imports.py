@@ -45,6 +45,11 @@ class ImportJob(models.Model):
         return f"{self.kind} {self.filename}"
 
     @property
+    def failed_rows(self) -> int:
+        """Rows not imported (a row may have several errors)."""
+        return len({error["row"] for error in self.errors or ()})
+
+    @property
     def percent(self) -> int:
         """Progress in percent."""
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from pypinyin import Style, lazy_pinyin
 
 from registry.choices import IdType, PersonTag, RelationToHouse, ResidenceType, Sex
 from registry.validators import (
@@ -25,9 +26,25 @@ from registry.validators import (
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-__all__ = ["IDENTITY_CONSTRAINT", "Person"]
+__all__ = ["IDENTITY_CONSTRAINT", "Person", "name_search_keys"]
 
 IDENTITY_CONSTRAINT = "person_identity_unique"
+
+
+def name_search_keys(name: str) -> tuple[str, str]:
+    """The pinyin of a name and its initials, lower case, letters and digits only.
+
+    ``("zhangwei", "zw")`` for 张伟; letters of a non-Chinese name are kept as typed
+    (``"johnli"``, ``"jl"`` for "John 李"). Searched by the registry's ``q`` and the persons'
+    sort key after the address, so a list reads in pinyin order, not in Unicode code-point order.
+    """
+    syllables = [
+        re.sub(r"[^a-z0-9]", "", part.lower())
+        for chunk in lazy_pinyin(name or "", style=Style.NORMAL)
+        for part in re.split(r"[^A-Za-z0-9]+", chunk)
+    ]
+    syllables = [s for s in syllables if s]
+    return "".join(syllables)[:128], "".join(s[0] for s in syllables)[:64]
 
 
 class Person(models.Model):
@@ -62,6 +79,9 @@ class Person(models.Model):
         models.CharField(max_length=32, choices=PersonTag.choices), verbose_name=_("tags"), default=list, blank=True
     )
     # max_length bounds forms and the API; the validator bounds full_clean (the Excel import).
+    # Derived from ``name`` by clean() and save() (:func:`name_search_keys`), never typed in.
+    name_pinyin = models.CharField(_("name in pinyin"), max_length=128, blank=True, default="", editable=False)
+    name_initials = models.CharField(_("pinyin initials"), max_length=64, blank=True, default="", editable=False)
     notes = models.TextField(
         _("notes"), blank=True, max_length=NOTES_MAX_LENGTH, validators=[MaxLengthValidator(NOTES_MAX_LENGTH)]
     )
@@ -71,7 +91,8 @@ class Person(models.Model):
     class Meta:
         verbose_name = _("person")
         verbose_name_plural = _("persons")
-        ordering = ["name", "id"]
+        # By address, then by name in pinyin (never by Unicode code point).
+        ordering = ["house__address__code", "name_pinyin", "id"]
         constraints = [
             models.UniqueConstraint(fields=["id_type", "id_number"], name=IDENTITY_CONSTRAINT),
             models.CheckConstraint(
@@ -84,10 +105,18 @@ class Person(models.Model):
         indexes = [
             models.Index(fields=["phone"], name="person_phone"),
             models.Index(fields=["name"], name="person_name"),
+            # varchar_pattern_ops: the prefix searches (LIKE 'zh%') use them whatever the collation.
+            models.Index(fields=["name_pinyin"], name="person_name_pinyin", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["name_initials"], name="person_name_initials", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the pinyin keys in step with the name, also for writes that skip clean()."""
+        self.name_pinyin, self.name_initials = name_search_keys(self.name)
+        super().save(*args, **kwargs)
 
     def get_constraints(self) -> list[tuple[type[models.Model], Sequence[models.BaseConstraint]]]:
         """The constraints ``full_clean`` checks: all but the identity's uniqueness.
@@ -120,6 +149,7 @@ class Person(models.Model):
         if self.phone:
             self.phone = normalised_or_raw(check_phone, self.phone)
         self.name = (self.name or "").strip()
+        self.name_pinyin, self.name_initials = name_search_keys(self.name)
         self.tags = sorted(set(self.tags or []))
         if errors:
             raise ValidationError(errors)

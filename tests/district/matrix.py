@@ -58,6 +58,7 @@ from district.permissions import (
 )
 from registry import actions
 from registry.excel import SheetKind, template_workbook
+from registry.excel.columns import EXPORT_SPECS
 from registry.kinds import KINDS
 from registry.models import Address, House, ImportJob, Lease, Organisation, Person, Vehicle
 from tenants.models import Compound
@@ -247,7 +248,12 @@ def _records(where: Compound, held_by: Any) -> Records:
             vehicle=VehicleFactory(plate="鲁A60601"),
             building=AddressPathFactory("7"),
             spare_room=AddressPathFactory("8", "1", "1", "101"),
-            import_job=ImportJob.objects.create(kind="persons", filename="人口.xlsx", file=b""),
+            import_job=ImportJob.objects.create(
+                kind="persons",
+                filename="人口.xlsx",
+                file=template_workbook("persons"),
+                errors=[{"row": 2, "column": "姓名", "message": "矩阵"}],
+            ),
             held=RoleAssignment.objects.create(user=held_by, role=Role.MEDIATOR, compound=where),
             audit=None,
         )
@@ -462,6 +468,7 @@ def export_page(s: Setting) -> Made:
 
 RECORD_KINDS = tuple({"kind": kind} for kind in KINDS)
 EXCEL_KINDS = tuple({"kind": kind} for kind in SheetKind.values)
+EXPORT_KINDS = tuple({"kind": kind} for kind in EXPORT_SPECS)  # vehicles and leases export, not import
 
 # Compound API (``registry-api:<basename>-list/-detail``).
 
@@ -564,8 +571,9 @@ SEEDS: dict[str, Seed] = {
     "registry:plates": Seed(address_page),
     "registry:import": Seed(import_page),
     "registry:import_status": Seed(import_page),
+    "registry:import_errors": Seed(import_page),
     "registry:template": Seed(variants=EXCEL_KINDS),
-    "registry:export": Seed(export_page, variants=EXCEL_KINDS, ok={"POST": 200}),
+    "registry:export": Seed(export_page, variants=EXPORT_KINDS, ok={"POST": 200}),
     "registry:list": Seed(variants=RECORD_KINDS),
     "registry:create": Seed(create_page, variants=RECORD_KINDS),
     "registry:record": Seed(record_page, variants=RECORD_KINDS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -532,3 +533,15 @@ def test_page_offers_no_revoke_for_accounts_out_of_reach(client, office, out_of_
     rows = {ra.user.username: can for ra, can in client.get(ROLES_URL).context["rows"]}
     # The branch officer's mediator role sits in the office's compound: listed, not revocable.
     assert rows["mediator-and-branch"] is False and rows["officer-a"] is False
+
+
+def test_revoking_asks_for_confirmation_first(client, office):
+    """Issue 8, part 8: the revoke form carries a confirmation (static/js/app.js asks before it posts)."""
+    holder(Role.MEDIATOR, CODE_A, "mediator-a")
+    client.force_login(office)
+    html = client.get(ROLES_URL).content.decode()
+    assert 'data-confirm="确定撤销 mediator-a 的“' in html
+    assert "onclick" not in html and "<script>" not in html  # no inline script: the CSP refuses it
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert 'data-confirm="Revoke the role ' in client.get(ROLES_URL).content.decode()
+    assert "form[data-confirm]" in (settings.BASE_DIR / "static/js/app.js").read_text()

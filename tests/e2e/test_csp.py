@@ -72,7 +72,9 @@ def test_pages_work_under_the_content_security_policy(watched: tuple[Page, list[
     assert_nothing_refused(page, messages)
 
     page.goto(f"/c/{OWN.code}/addresses/")
-    page.locator("[data-testid=address-tree] li.addr-level-room a").first.click()
+    # Units are collapsed (<details>): open the first one by its disclosure marker.
+    page.locator("[data-testid=address-tree] [data-testid=addr-unit] > summary").first.click(position={"x": 3, "y": 10})
+    page.locator("[data-testid=address-tree] [data-testid=addr-room]").first.click()
     plate = page.locator("main img[src$='/plate.svg']")
     expect(plate).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plate.element_handle())
