@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -236,14 +237,14 @@ def login(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
     expect(page).to_have_url(HOME_URL)
 
 
-@pytest.fixture
-def phone_page(browser: Browser, e2e_server: str) -> Iterator[Page]:
-    """A page in a phone-sized profile (375 × 812 CSS pixels, touch, mobile viewport meta honoured)."""
+@contextmanager
+def phone_profile(browser: Browser, e2e_server: str, width: int, height: int, scale: int = 2) -> Iterator[Page]:
+    """A page in a phone profile of ``width`` × ``height`` CSS pixels (touch, mobile viewport meta honoured)."""
     ctx = browser.new_context(
         base_url=e2e_server,
         locale="zh-CN",
-        viewport={"width": 375, "height": 812},
-        device_scale_factor=2,
+        viewport={"width": width, "height": height},
+        device_scale_factor=scale,
         is_mobile=True,
         has_touch=True,
     )
@@ -251,6 +252,13 @@ def phone_page(browser: Browser, e2e_server: str) -> Iterator[Page]:
         yield ctx.new_page()
     finally:
         ctx.close()
+
+
+@pytest.fixture
+def phone_page(browser: Browser, e2e_server: str) -> Iterator[Page]:
+    """A page in a phone-sized profile (375 × 812 CSS pixels)."""
+    with phone_profile(browser, e2e_server, 375, 812) as page:
+        yield page
 
 
 def upload_persons(page: Page, compound_code: str, rows: list[tuple[str, str]], tmp_path: Path) -> int:

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from registry.kinds import KINDS
 from tenants.demo import COMPOUNDS
-from tests.e2e.conftest import BASE_DIR, login
+from tests.e2e.conftest import BASE_DIR, login, phone_profile
 
 pytestmark = pytest.mark.e2e
 
@@ -39,18 +39,8 @@ HORIZONTAL_SCROLL = "[document.scrollingElement.scrollWidth, document.scrollingE
 @pytest.fixture
 def phone(browser: Browser, e2e_server: str) -> Iterator[Page]:
     """A 390 × 844 phone profile (touch, mobile viewport meta honoured)."""
-    ctx = browser.new_context(
-        base_url=e2e_server,
-        locale="zh-CN",
-        viewport={"width": WIDTH, "height": HEIGHT},
-        device_scale_factor=1,
-        is_mobile=True,
-        has_touch=True,
-    )
-    try:
-        yield ctx.new_page()
-    finally:
-        ctx.close()
+    with phone_profile(browser, e2e_server, WIDTH, HEIGHT, scale=1) as page:
+        yield page
 
 
 def assert_no_horizontal_scroll(page: Page, path: str) -> None:
