@@ -165,9 +165,26 @@ class RegistryFilterSet(django_filters.FilterSet):
         text = value.replace("\x00", "").strip()  # PostgreSQL refuses NUL in literals
         return self.search(queryset, text, normalise(text)) if text else queryset
 
+    # What ``q`` searches, declared by each kind: fields containing the text as typed, lookups
+    # on the normalised token (half-width, upper case), the path to a person whose name is
+    # searched by pinyin, and the path to a room address searched by shorthand (``3-2-501``).
+    text_fields: ClassVar[tuple[str, ...]] = ()
+    token_lookups: ClassVar[tuple[str, ...]] = ()
+    pinyin_prefix: ClassVar[str | None] = None
+    shorthand_address: ClassVar[str | None] = None
+
     def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
-        """Rows matching ``text`` (as typed) or ``token`` (normalised: half-width, upper case)."""
-        raise NotImplementedError
+        """Rows matching ``text`` (as typed) or ``token`` in what the kind declares searchable."""
+        q = self.identifier_q(token)
+        for field in self.text_fields:
+            q |= Q(**{f"{field}__icontains": text})
+        for lookup in self.token_lookups:
+            q |= Q(**{lookup: token})
+        if self.pinyin_prefix is not None:
+            q |= pinyin_q(text, self.pinyin_prefix)
+        if self.shorthand_address is not None:
+            q |= shorthand_q(text, self.shorthand_address)
+        return queryset.filter(q)
 
 
 class PersonFilterSet(RegistryFilterSet):
@@ -175,6 +192,10 @@ class PersonFilterSet(RegistryFilterSet):
 
     tag = django_filters.ChoiceFilter(choices=PersonTag.choices, method="filter_tag")
     related = ("house__address",)
+    text_fields = ("name", "house__address__full_name")
+    token_lookups = ("house__address__code__startswith",)
+    pinyin_prefix = ""
+    shorthand_address = "house__address"
     identifiers = {"id_number": ("startswith", "endswith"), "phone": ("contains",)}
 
     class Meta:
@@ -188,36 +209,20 @@ class PersonFilterSet(RegistryFilterSet):
             return queryset.none()
         return queryset.filter(tags__contains=[value])
 
-    def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
-        return queryset.filter(
-            Q(name__icontains=text)
-            | pinyin_q(text)
-            | self.identifier_q(token)
-            | Q(house__address__full_name__icontains=text)
-            | Q(house__address__code__startswith=token)
-            | shorthand_q(text, "house__address")
-        )
-
 
 class HouseFilterSet(RegistryFilterSet):
     """实有房屋: address, owner name or phone; ``tag`` the house's use."""
 
     tag = django_filters.ChoiceFilter(field_name="use", choices=HouseUse.choices)
     related = ("address",)
+    text_fields = ("address__full_name", "owner_name")
+    token_lookups = ("address__code__startswith",)
+    shorthand_address = "address"
     identifiers = {"owner_phone": ("contains",)}
 
     class Meta:
         model = House
         fields: list[str] = []
-
-    def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
-        return queryset.filter(
-            Q(address__full_name__icontains=text)
-            | Q(address__code__startswith=token)
-            | shorthand_q(text, "address")
-            | Q(owner_name__icontains=text)
-            | self.identifier_q(token)
-        )
 
 
 class OrganisationFilterSet(RegistryFilterSet):
@@ -225,20 +230,13 @@ class OrganisationFilterSet(RegistryFilterSet):
 
     tag = django_filters.ChoiceFilter(field_name="kind", choices=OrganisationKind.choices)
     related = ("address",)
+    text_fields = ("name", "contact_name", "address_detail")
+    token_lookups = ("uscc__startswith",)
     identifiers = {"contact_phone": ("contains",)}
 
     class Meta:
         model = Organisation
         fields: list[str] = []
-
-    def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
-        return queryset.filter(
-            Q(name__icontains=text)
-            | Q(uscc__startswith=token)
-            | Q(contact_name__icontains=text)
-            | self.identifier_q(token)
-            | Q(address_detail__icontains=text)
-        )
 
 
 class VehicleFilterSet(RegistryFilterSet):
@@ -246,13 +244,12 @@ class VehicleFilterSet(RegistryFilterSet):
 
     tag = django_filters.ChoiceFilter(field_name="plate_kind", choices=PlateKind.choices)
     related = ("owner",)
+    text_fields = ("brand", "owner__name")
+    token_lookups = ("plate__contains",)
 
     class Meta:
         model = Vehicle
         fields: list[str] = []
-
-    def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
-        return queryset.filter(Q(plate__contains=token) | Q(brand__icontains=text) | Q(owner__name__icontains=text))
 
 
 class LeaseFilterSet(RegistryFilterSet):
@@ -260,6 +257,9 @@ class LeaseFilterSet(RegistryFilterSet):
 
     tag = django_filters.ChoiceFilter(choices=[("current", _("current"))], method="filter_tag")
     related = ("tenant", "house__address")
+    text_fields = ("tenant__name", "house__address__full_name")
+    pinyin_prefix = "tenant__"
+    shorthand_address = "house__address"
 
     class Meta:
         model = Lease
@@ -267,11 +267,3 @@ class LeaseFilterSet(RegistryFilterSet):
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(end_date__isnull=True) if value == "current" else queryset
-
-    def search(self, queryset: QuerySet, text: str, token: str) -> QuerySet:
-        return queryset.filter(
-            Q(tenant__name__icontains=text)
-            | pinyin_q(text, "tenant__")
-            | Q(house__address__full_name__icontains=text)
-            | shorthand_q(text, "house__address")
-        )
