@@ -31,19 +31,41 @@ VIEW_PII = "pii.view"
 SET_KEY_PERSON = "registry.key_person"
 ASSIGN_ROLES = "roles.assign"
 VIEW_AUDIT = "audit.view"
+# Access control (issue #9).
+VIEW_ACCESS = "access.view"  # devices and their state, the compound's event log (no snapshots)
+MANAGE_DEVICES = "access.devices"  # add, disable and revoke devices, issue their credentials
+ENROL_FACES = "access.enrol"  # record biometric consent, enrol and remove face photos, cards
+ISSUE_PASSES = "access.passes"  # visitor passes and remote opening
+SEARCH_PASSAGES = "access.search"  # 案件研判: pass search with snapshots (police work)
+VIEW_WATCHLIST = "watchlist.view"  # the city watch-list and its hits
+MANAGE_WATCHLIST = "watchlist.manage"  # 布控: add, change and end watch-list entries
+SCREEN_IDS = "watchlist.screen"  # screen lists of ID numbers against the watch-list
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     # 市局: sees everything in the city, unmasked; reads the audit log; no day-to-day data entry.
-    Role.CITY_BUREAU: frozenset({VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES, VIEW_AUDIT}),
+    Role.CITY_BUREAU: frozenset(
+        {VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES, VIEW_AUDIT}
+        | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
+    ),
     # 分局: as the city bureau for its district, without the audit log.
-    Role.DISTRICT_BRANCH: frozenset({VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES}),
+    Role.DISTRICT_BRANCH: frozenset(
+        {VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES}
+        | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
+    ),
     # 街道办: runs the registry of its compounds and staffs them; sees PII masked.
-    Role.STREET_OFFICE: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY, ASSIGN_ROLES}),
+    # Street offices oversee their compounds' devices; they do not handle faces or search passages.
+    Role.STREET_OFFICE: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY, ASSIGN_ROLES, VIEW_ACCESS}),
     # 物业 and 网格员: keep the registry of their compound up to date; PII masked.
-    Role.PROPERTY_STAFF: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY}),
+    # Property staff run the gates: devices, consent and enrolment, cards, visitor passes.
+    Role.PROPERTY_STAFF: frozenset(
+        {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_ACCESS, MANAGE_DEVICES, ENROL_FACES, ISSUE_PASSES}
+    ),
     Role.GRID_WORKER: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY}),
     # 社区民警: the police officer of the compound: edits, sees PII, sets key-person tags.
-    Role.BEAT_OFFICER: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_PII, SET_KEY_PERSON}),
+    Role.BEAT_OFFICER: frozenset(
+        {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_PII, SET_KEY_PERSON}
+        | {VIEW_ACCESS, MANAGE_DEVICES, ENROL_FACES, ISSUE_PASSES, SEARCH_PASSAGES, VIEW_WATCHLIST, SCREEN_IDS}
+    ),
     # 调解员: reads the registry to find the parties of a dispute; edits only what is granted.
     Role.MEDIATOR: frozenset({VIEW_REGISTRY}),
 }
@@ -105,10 +127,13 @@ class Need:
     capability: str | None = None  # None: any signed-in user (the view narrows by scope)
     grant: str | None = None  # a per-object grant (guardian action) that also satisfies it
     anonymous: bool = False  # no sign-in needed (login page, health check, API schema)
+    device: bool = False  # a device's own credential (gates, sensors), never a user's session
 
     def __str__(self) -> str:
         if self.anonymous:
             return "public"
+        if self.device:
+            return "device credential"
         parts = [self.capability or "signed-in"]
         if self.grant:
             parts.append(f"or object grant {self.grant}")
@@ -117,6 +142,9 @@ class Need:
 
 PUBLIC = Need(anonymous=True)
 SIGNED_IN = Need()
+# Device endpoints: the request must carry a valid, unrevoked device credential; no user, however
+# privileged, passes (access.device_auth authenticates the device and chooses its compound).
+DEVICE = Need(device=True)
 
 
 def need(capability: str, *, grant: str | None = None) -> Need:
@@ -128,8 +156,8 @@ def check_need(user: AnyUser, required: Need, compound: Compound | None, obj: mo
     """Does ``user`` meet ``required`` here? ``obj`` is the record acted on, for per-object grants."""
     if required.anonymous:
         return True
-    if not user.is_authenticated:
-        return False
+    if required.device or not user.is_authenticated:
+        return False  # device needs are met by the device's credential (check_device_need), never a user
     if required.capability is None:
         return True
     if has_capability(user, required.capability, compound):
@@ -275,6 +303,11 @@ def access_node_by_code(actor: AnyUser, code: str, *, role: str | None = None) -
 
 
 # --- Reading declarations ---------------------------------------------------------------------
+
+def check_device_need(required: Need, device: object | None) -> bool:
+    """Does a request authenticated as ``device`` (None: no device credential) meet ``required``?"""
+    return required.device and device is not None
+
 
 Declaration = dict[str, Need]
 # DRF answers OPTIONS with the "metadata" action and HEAD like GET.

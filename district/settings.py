@@ -61,6 +61,9 @@ SHARED_APPS = [
     # while the connection is on public finds an empty table instead of failing.
     "guardian",
     "demo",
+    # City-wide facts (issue #9): access events (partitioned by month), alerts, the device
+    # index and the watch-list; tagged with compound, street, district and city ids.
+    "events",
     # Background jobs (issue #6): the job queue's tables live in public; a job working in a
     # compound carries the compound's schema name (district.jobs).
     "procrastinate.contrib.django",
@@ -364,3 +367,22 @@ IDENTIFIER_PROBE_LIMIT = 20
 IDENTIFIER_PROBE_WINDOW = timedelta(minutes=10)
 IDENTIFIER_PROBE_MISSES = 10
 IDENTIFIER_PROBE_LOCKOUT = timedelta(hours=1)
+
+# --- Access control (issue #9, DESIGN.md §5) ------------------------------------------------
+# A device is online while any authenticated delivery (heartbeat or event) arrived within this.
+ACCESS_DEVICE_OFFLINE_AFTER = int(os.environ.get("ACCESS_DEVICE_OFFLINE_AFTER", 180))
+# Delivery ids remembered for answering retries; devices give up retrying within a day.
+ACCESS_DELIVERY_KEY_DAYS = 7
+# Photos (enrolment and captures): decoded by Pillow only within these bounds. 12 megapixels is
+# a phone camera's full frame; a 30-megapixel upload is refused before it is decoded.
+ACCESS_IMAGE_MAX_BYTES = 8 * 1024 * 1024
+ACCESS_IMAGE_MAX_PIXELS = 12_000_000
+ACCESS_IMAGE_FORMATS = ("JPEG", "PNG")
+# Faces are searched on an image no longer than this on its long side: HOG detection time grows
+# with the pixels, and a gate's face is large in its frame.
+ACCESS_DETECT_MAX_SIDE = 800
+# Snapshots and enrolment photos live under MEDIA_ROOT and are served only by permission-checked
+# views (never by a static /media/ route).
+ACCESS_SNAPSHOT_DIR = "access"
+# Most ID numbers one screening batch may hold.
+ACCESS_SCREENING_MAX_IDS = 5000

@@ -12,7 +12,7 @@ from django.db import models
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from district.permissions import Need, check_need
+from district.permissions import Need, check_device_need, check_need
 
 
 class DeclaredPermission(BasePermission):
@@ -36,6 +36,9 @@ class DeclaredPermission(BasePermission):
         required = self._need(request, view)
         if required is None:
             return False
+        if required.device:
+            # Set by the device authentication of device endpoints (access.device_auth).
+            return check_device_need(required, getattr(request._request, "device", None))
         if required.grant is not None:
             return bool(request.user and request.user.is_authenticated)
         return check_need(request.user, required, getattr(request._request, "tenant", None))
@@ -44,4 +47,6 @@ class DeclaredPermission(BasePermission):
         required = self._need(request, view)
         if required is None:
             return False
+        if required.device:
+            return check_device_need(required, getattr(request._request, "device", None))
         return check_need(request.user, required, getattr(request._request, "tenant", None), obj)
