@@ -32,8 +32,14 @@ urlpatterns = [
     ),
     path("", include("district.audit_urls")),
     path("", include("district.role_urls")),
+    path("api/device/v1/", include("access.device_urls")),
+    path("api/watchlist/", include("access.api_watchlist_urls")),
+    path("watchlist/", include("access.urls_watchlist")),
     path("api/", include(router.urls)),
     path("c/<str:compound>/api/registry/", include("registry.api.urls")),
+    path("c/<str:compound>/api/access/", include("access.api_urls")),
+    # Before the registry's: its ``<kind>/`` pattern would take ``access/``.
+    path("c/<str:compound>/access/", include("access.urls")),
     path("c/<str:compound>/", include("registry.urls")),
 ]
 

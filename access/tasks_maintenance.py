@@ -1,0 +1,1 @@
+"""Access-control jobs (imported by access/tasks.py, which procrastinate loads)."""
