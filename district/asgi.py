@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP through Django, ``GET /healthz`` before it; WebSocket routes arrive with the alerts issue."""
+"""ASGI entry point: HTTP through Django, ``GET /healthz`` before it, WebSockets (``/ws/live/``) through Channels.
+
+WebSockets authenticate with the session cookie (``AuthMiddlewareStack``) and must come from one
+of ``ALLOWED_HOSTS`` (``AllowedHostsOriginValidator``: another site's page cannot open a socket
+with our user's cookie).
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ from django.core.exceptions import ImproperlyConfigured
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "district.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
-from django.db import connections  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from alerts.routing import websocket_urlpatterns  # noqa: E402
 from district.api.views import HEALTHZ_DATABASE_TIMEOUT, healthz_payload  # noqa: E402
+from district.realtime import plain_connection_params  # noqa: E402
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -99,13 +107,8 @@ class DatabaseProbe:
 
 
 def probe_params() -> dict[str, Any]:
-    """How Django connects to the default database, less what only its own cursors use."""
-    params = connections["default"].get_connection_params()
-    # Django's cursor class and type adapters (time zones, JSON) are for its sync connections;
-    # SELECT 1 needs neither.
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    return params
+    """How Django connects to the default database, for a plain async connection of our own."""
+    return plain_connection_params()
 
 
 def healthz_first(app: ASGIApp, probe: DatabaseProbe) -> ASGIApp:
@@ -183,7 +186,16 @@ check_no_persistent_connections(settings.DATABASES)
 
 healthz_probe = DatabaseProbe(probe_params(), HEALTHZ_DATABASE_TIMEOUT)
 application = body_limit(
-    healthz_first(ProtocolTypeRouter({"http": django_asgi_app}), healthz_probe), settings.REQUEST_BODY_MAX_BYTES
+    healthz_first(
+        ProtocolTypeRouter(
+            {
+                "http": django_asgi_app,
+                "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            }
+        ),
+        healthz_probe,
+    ),
+    settings.REQUEST_BODY_MAX_BYTES,
 )
 
 

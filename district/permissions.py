@@ -40,31 +40,44 @@ SEARCH_PASSAGES = "access.search"  # 案件研判: pass search with snapshots (p
 VIEW_WATCHLIST = "watchlist.view"  # the city watch-list and its hits
 MANAGE_WATCHLIST = "watchlist.manage"  # 布控: add, change and end watch-list entries
 SCREEN_IDS = "watchlist.screen"  # screen lists of ID numbers against the watch-list
+# Alerts (issue #10). Police-only alert models (watch-list hits) also need VIEW_WATCHLIST.
+VIEW_ALERTS = "alerts.view"  # the live alert panel of one's scope
+HANDLE_ALERTS = "alerts.handle"  # acknowledge, dispatch, resolve, mark as false alarm
+CONFIGURE_ALERTS = "alerts.configure"  # a compound's alert models: on/off, severity, thresholds
+SEND_BROADCASTS = "alerts.broadcast"  # 群防群治: messages to the patrol members of an area
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     # 市局: sees everything in the city, unmasked; reads the audit log; no day-to-day data entry.
     Role.CITY_BUREAU: frozenset(
         {VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES, VIEW_AUDIT}
         | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
+        | {VIEW_ALERTS, HANDLE_ALERTS, SEND_BROADCASTS}
     ),
     # 分局: as the city bureau for its district, without the audit log.
     Role.DISTRICT_BRANCH: frozenset(
         {VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES}
         | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
+        | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS, SEND_BROADCASTS}
     ),
     # 街道办: runs the registry of its compounds and staffs them; sees PII masked.
     # Street offices oversee their compounds' devices; they do not handle faces or search passages.
-    Role.STREET_OFFICE: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY, ASSIGN_ROLES, VIEW_ACCESS}),
+    Role.STREET_OFFICE: frozenset(
+        {VIEW_REGISTRY, CHANGE_REGISTRY, ASSIGN_ROLES, VIEW_ACCESS, VIEW_ALERTS, HANDLE_ALERTS, SEND_BROADCASTS}
+    ),
     # 物业 and 网格员: keep the registry of their compound up to date; PII masked.
     # Property staff run the gates: devices, consent and enrolment, cards, visitor passes.
     Role.PROPERTY_STAFF: frozenset(
         {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_ACCESS, MANAGE_DEVICES, ENROL_FACES, ISSUE_PASSES}
+        | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS}
     ),
-    Role.GRID_WORKER: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY}),
+    # Grid workers patrol: they see their compound's alerts, handle what is dispatched to them
+    # and receive joint-defence broadcasts.
+    Role.GRID_WORKER: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_ALERTS, HANDLE_ALERTS}),
     # 社区民警: the police officer of the compound: edits, sees PII, sets key-person tags.
     Role.BEAT_OFFICER: frozenset(
         {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_PII, SET_KEY_PERSON}
         | {VIEW_ACCESS, MANAGE_DEVICES, ENROL_FACES, ISSUE_PASSES, SEARCH_PASSAGES, VIEW_WATCHLIST, SCREEN_IDS}
+        | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS, SEND_BROADCASTS}
     ),
     # 调解员: reads the registry to find the parties of a dispute; edits only what is granted.
     Role.MEDIATOR: frozenset({VIEW_REGISTRY}),
@@ -303,6 +316,7 @@ def access_node_by_code(actor: AnyUser, code: str, *, role: str | None = None) -
 
 
 # --- Reading declarations ---------------------------------------------------------------------
+
 
 def check_device_need(required: Need, device: object | None) -> bool:
     """Does a request authenticated as ``device`` (None: no device credential) meet ``required``?"""

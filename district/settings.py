@@ -64,6 +64,8 @@ SHARED_APPS = [
     # City-wide facts (issue #9): access events (partitioned by month), alerts, the device
     # index and the watch-list; tagged with compound, street, district and city ids.
     "events",
+    # Alert models' settings, the alert lifecycle, broadcasts and live push (issue #10).
+    "alerts",
     # Background jobs (issue #6): the job queue's tables live in public; a job working in a
     # compound carries the compound's schema name (district.jobs).
     "procrastinate.contrib.django",

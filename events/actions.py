@@ -19,17 +19,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from district.jobs import defer_in_compound
 from district.realtime import send_event_on_commit
-from events.choices import AlertStatus, Severity
+from events.choices import POLICE_ONLY_ALERT_KINDS, AlertStatus, Severity
 from events.models import AccessEvent, Alert, AreaTagged, DeliveryKey, DeviceIndex
 from events.partitions import ensure_partition
 from tenants.models import Compound
 
 __all__ = [
     "ALERT_FOLD_WINDOW",
+    "EVALUATE_TASK",
     "OPEN_ALERT_STATUSES",
     "access_group",
     "alert_groups",
+    "alert_payload",
+    "announce_alert",
     "device_time",
     "do_raise_alert",
     "do_record_access_event",
@@ -50,14 +54,41 @@ def access_group(compound_id: int) -> str:
     return f"access.compound.{compound_id}"
 
 
-def alert_groups(tags: dict[str, int]) -> list[str]:
-    """The groups an alert of a compound goes to: the compound and every level above it (DESIGN.md §4)."""
+def alert_groups(tags: dict[str, int], *, police_only: bool = False) -> list[str]:
+    """The groups an alert of a compound goes to: the compound and every level above it (DESIGN.md §4).
+
+    Police-only alerts (``POLICE_ONLY_ALERT_KINDS``) go to the police groups of those levels,
+    which only users whose role there may see the watch-list join (``alerts.audience``).
+    """
+    topic = "alerts.police" if police_only else "alerts"
     return [
-        f"alerts.compound.{tags['compound_id']}",
-        f"alerts.street.{tags['street_id']}",
-        f"alerts.district.{tags['district_id']}",
-        f"alerts.city.{tags['city_id']}",
+        f"{topic}.compound.{tags['compound_id']}",
+        f"{topic}.street.{tags['street_id']}",
+        f"{topic}.district.{tags['district_id']}",
+        f"{topic}.city.{tags['city_id']}",
     ]
+
+
+def alert_payload(alert: Alert, verb: str) -> dict[str, Any]:
+    """The message announcing an alert: ids, codes and counts, never names."""
+    return {
+        "type": f"alert.{verb}",
+        "id": alert.pk,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "status": alert.status,
+        "count": alert.count,
+        "compound_id": alert.compound_id,
+        "occurred_at": alert.occurred_at.isoformat(),
+    }
+
+
+def announce_alert(alert: Alert, verb: str) -> None:
+    """Queue the alert's message to every group that may see it (on commit)."""
+    tags = {f"{level}_id": getattr(alert, f"{level}_id") for level in ("compound", "street", "district", "city")}
+    send_event_on_commit(
+        alert_groups(tags, police_only=alert.kind in POLICE_ONLY_ALERT_KINDS), alert_payload(alert, verb)
+    )
 
 
 def device_time(reported: datetime | None, received: datetime) -> tuple[datetime, bool]:
@@ -82,10 +113,20 @@ def save_snapshot(compound: Compound, data: bytes, at: datetime, *, suffix: str 
     return default_storage.save(name, ContentFile(data))
 
 
+# The job that runs the event-driven alert models on a new event (``alerts.tasks``), named here
+# rather than imported: the alert engine sits above the apps that record events.
+EVALUATE_TASK = "alerts.evaluate_access_event"
+
+
 def do_record_access_event(compound: Compound, *, occurred_at: datetime, **fields: Any) -> AccessEvent:
-    """Write one access event of ``compound`` and announce it on the compound's event-log group."""
+    """Write one access event of ``compound``, queue its alert evaluation, announce it on commit.
+
+    The evaluation job is deferred in this transaction (``district.jobs.defer_in_compound``): an
+    event that is committed is evaluated, even if the process dies right after answering.
+    """
     ensure_partition(occurred_at)
     event = AccessEvent.objects.create(occurred_at=occurred_at, **AreaTagged.tags_for(compound), **fields)
+    defer_in_compound(EVALUATE_TASK, compound, event_id=event.pk, occurred_at=event.occurred_at.isoformat())
     send_event_on_commit(
         [access_group(compound.pk)],
         {
@@ -154,17 +195,7 @@ def do_raise_alert(
             watch_entry_id=watch_entry_id,
         )
         verb = "raised"
-    send_event_on_commit(
-        alert_groups(tags),
-        {
-            "type": f"alert.{verb}",
-            "id": alert.pk,
-            "kind": alert.kind,
-            "severity": alert.severity,
-            "count": alert.count,
-            "compound_id": compound.pk,
-        },
-    )
+    announce_alert(alert, verb)
     return alert
 
 

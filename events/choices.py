@@ -52,6 +52,11 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", _("Critical")
 
 
+# Alerts only police roles receive (they name watched persons and plates): sent to the police
+# groups of each level (events.actions.alert_groups).
+POLICE_ONLY_ALERT_KINDS = frozenset({"watchlist_hit", "screening_hit", "key_area_plate"})
+
+
 class AlertStatus(models.TextChoices):
     NEW = "new", _("New")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")

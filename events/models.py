@@ -240,6 +240,18 @@ class Alert(AreaTagged):
     watch_entry = _untied("events.WatchlistEntry", _("watch-list entry"), null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The lifecycle's current state, kept on the row for lists and time-to-acknowledge; every step
+    # with its note is an ``alerts.AlertStep``.
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("dispatched to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("alert")
@@ -251,6 +263,7 @@ class Alert(AreaTagged):
             models.Index(fields=["district", "-occurred_at"], name="alert_district_time"),
             models.Index(fields=["city", "-occurred_at"], name="alert_city_time"),
             models.Index(fields=["compound", "fold_key", "status"], name="alert_fold"),
+            models.Index(fields=["assignee", "status"], name="alert_assignee"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,148 @@
+"""The alert models: what each watches for, its default thresholds, severity and audience.
+
+One entry per model; per-compound overrides (on/off, severity, thresholds) are
+``alerts.AlertRule`` rows, read through :func:`rule_for`. ``explain`` turns an alert's
+``detail`` into a sentence in the active language, so the same row reads in Chinese and English.
+Police-only models (watch-list hits, key-area plates, screening hits) reach police roles only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from events.choices import Severity
+
+__all__ = ["MODELS", "AlertModel", "explain"]
+
+
+def _fmt(template: str) -> Callable[[dict[str, Any]], str]:
+    def render(detail: dict[str, Any]) -> str:
+        try:
+            return _(template) % detail
+        except (KeyError, TypeError, ValueError):
+            return _(template).split("%(")[0].strip()
+
+    return render
+
+
+@dataclass(frozen=True)
+class AlertModel:
+    """One alert model of the catalogue."""
+
+    code: str
+    label: Any  # lazy translation
+    severity: str
+    explain: Callable[[dict[str, Any]], str]
+    params: dict[str, Any] = field(default_factory=dict)
+    police_only: bool = False
+    time_driven: bool = False
+
+
+_MODELS = [
+    AlertModel(
+        "stranger",
+        gettext_lazy("Stranger at a gate"),
+        Severity.LOW,
+        _fmt("A face not enrolled in this compound was seen at %(device)s."),
+    ),
+    AlertModel(
+        "watchlist_hit",
+        gettext_lazy("Watch-list hit"),
+        Severity.CRITICAL,
+        _fmt("%(device)s matched a watch-list entry (%(watch_kind)s) with similarity %(similarity)s."),
+        police_only=True,
+    ),
+    AlertModel(
+        "screening_hit",
+        gettext_lazy("Screening hit"),
+        Severity.HIGH,
+        _fmt("An ID number screened in batch %(batch)s is on the watch-list (%(watch_kind)s)."),
+        police_only=True,
+    ),
+    AlertModel(
+        "key_area_plate",
+        gettext_lazy("Key-area plate"),
+        Severity.HIGH,
+        _fmt("Plate %(plate)s on the watch-list (%(watch_kind)s) was read at %(device)s."),
+        police_only=True,
+    ),
+    AlertModel(
+        "tailgating",
+        gettext_lazy("Tailgating"),
+        Severity.MEDIUM,
+        _fmt("%(passed)s people passed %(device)s within %(seconds)s seconds; %(authorised)s were authorised."),
+        params={"window_seconds": 5},
+    ),
+    AlertModel(
+        "elderly_inactive",
+        gettext_lazy("Elderly resident inactive"),
+        Severity.HIGH,
+        _fmt("No activity at the home of an elderly resident living alone for %(hours)s hours."),
+        params={"hours": 3, "quiet_start": 22, "quiet_end": 7},
+        time_driven=True,
+    ),
+    AlertModel(
+        "ebike_in_building",
+        gettext_lazy("E-bike entering a building"),
+        Severity.MEDIUM,
+        _fmt("An e-bike was detected entering at %(device)s."),
+    ),
+    AlertModel(
+        "fire_lane",
+        gettext_lazy("Fire lane occupied"),
+        Severity.HIGH,
+        _fmt("The fire lane at %(device)s has been occupied for %(minutes)s minutes."),
+        params={"minutes": 10},
+        time_driven=True,
+    ),
+    AlertModel(
+        "crowd",
+        gettext_lazy("Crowd flow"),
+        Severity.MEDIUM,
+        _fmt("%(count)s people counted at %(device)s within 5 minutes (threshold %(threshold)s)."),
+        params={"threshold": 200},
+    ),
+    AlertModel(
+        "device_offline",
+        gettext_lazy("Device offline"),
+        Severity.LOW,
+        _fmt("%(device)s has sent nothing for %(minutes)s minutes."),
+        params={"minutes": 10},
+        time_driven=True,
+    ),
+    AlertModel(
+        "night_entries",
+        gettext_lazy("Repeated night entries by a non-resident"),
+        Severity.MEDIUM,
+        _fmt("A non-resident entered at night %(count)s times in %(days)s days."),
+        params={"count": 3, "days": 7, "night_start": 23, "night_end": 5},
+    ),
+    AlertModel(
+        "group_renting",
+        gettext_lazy("Possible group renting"),
+        Severity.MEDIUM,
+        _fmt("%(count)s different unregistered people entered %(place)s in %(days)s days."),
+        params={"count": 6, "days": 7},
+    ),
+    AlertModel(
+        "frequent_visitor",
+        gettext_lazy("Frequent unregistered visitor"),
+        Severity.LOW,
+        _fmt("An unregistered person was seen on %(count)s days out of %(days)s: ask them to register."),
+        params={"count": 5, "days": 14},
+    ),
+]
+MODELS: dict[str, AlertModel] = {m.code: m for m in _MODELS}
+
+
+def explain(kind: str, detail: dict[str, Any]) -> str:
+    """Why an alert of ``kind`` fired, in the active language."""
+    model = MODELS.get(kind)
+    if model is None:
+        return kind
+    return model.explain(detail)
