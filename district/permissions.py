@@ -45,6 +45,11 @@ VIEW_ALERTS = "alerts.view"  # the live alert panel of one's scope
 HANDLE_ALERTS = "alerts.handle"  # acknowledge, dispatch, resolve, mark as false alarm
 CONFIGURE_ALERTS = "alerts.configure"  # a compound's alert models: on/off, severity, thresholds
 SEND_BROADCASTS = "alerts.broadcast"  # 群防群治: messages to the patrol members of an area
+# Dispute mediation (issue #11). Assigned mediators edit their cases through object grants.
+VIEW_CASES = "mediation.view"  # the compound's cases (parties' ID numbers masked without pii.view)
+RECORD_CASES = "mediation.record"  # register cases and move them through the workflow
+VIEW_CASE_STATS = "mediation.stats"  # statistics of the scope (public figures, no case details)
+MANAGE_MEDIATORS = "mediators.manage"  # the city's mediator roster
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     # 市局: sees everything in the city, unmasked; reads the audit log; no day-to-day data entry.
@@ -52,17 +57,20 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         {VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES, VIEW_AUDIT}
         | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
         | {VIEW_ALERTS, HANDLE_ALERTS, SEND_BROADCASTS}
+        | {VIEW_CASES, VIEW_CASE_STATS, MANAGE_MEDIATORS}
     ),
     # 分局: as the city bureau for its district, without the audit log.
     Role.DISTRICT_BRANCH: frozenset(
         {VIEW_REGISTRY, VIEW_PII, SET_KEY_PERSON, ASSIGN_ROLES}
         | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
         | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS, SEND_BROADCASTS}
+        | {VIEW_CASES, VIEW_CASE_STATS, MANAGE_MEDIATORS}
     ),
     # 街道办: runs the registry of its compounds and staffs them; sees PII masked.
     # Street offices oversee their compounds' devices; they do not handle faces or search passages.
     Role.STREET_OFFICE: frozenset(
         {VIEW_REGISTRY, CHANGE_REGISTRY, ASSIGN_ROLES, VIEW_ACCESS, VIEW_ALERTS, HANDLE_ALERTS, SEND_BROADCASTS}
+        | {VIEW_CASES, RECORD_CASES, VIEW_CASE_STATS, MANAGE_MEDIATORS}
     ),
     # 物业 and 网格员: keep the registry of their compound up to date; PII masked.
     # Property staff run the gates: devices, consent and enrolment, cards, visitor passes.
@@ -72,15 +80,20 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     ),
     # Grid workers patrol: they see their compound's alerts, handle what is dispatched to them
     # and receive joint-defence broadcasts.
-    Role.GRID_WORKER: frozenset({VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_ALERTS, HANDLE_ALERTS}),
+    # They also screen disputes before they escalate (Rizhao) and register them.
+    Role.GRID_WORKER: frozenset(
+        {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_ALERTS, HANDLE_ALERTS, VIEW_CASES, RECORD_CASES, VIEW_CASE_STATS}
+    ),
     # 社区民警: the police officer of the compound: edits, sees PII, sets key-person tags.
     Role.BEAT_OFFICER: frozenset(
         {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_PII, SET_KEY_PERSON}
         | {VIEW_ACCESS, MANAGE_DEVICES, ENROL_FACES, ISSUE_PASSES, SEARCH_PASSAGES, VIEW_WATCHLIST, SCREEN_IDS}
         | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS, SEND_BROADCASTS}
+        | {VIEW_CASES, RECORD_CASES, VIEW_CASE_STATS}
     ),
-    # 调解员: reads the registry to find the parties of a dispute; edits only what is granted.
-    Role.MEDIATOR: frozenset({VIEW_REGISTRY}),
+    # 调解员: reads the registry to find the parties of a dispute and the compound's cases; edits
+    # only the cases they are assigned to (object grants).
+    Role.MEDIATOR: frozenset({VIEW_REGISTRY, VIEW_CASES}),
 }
 ALL_CAPABILITIES = frozenset().union(*ROLE_CAPABILITIES.values())
 

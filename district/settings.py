@@ -66,6 +66,8 @@ SHARED_APPS = [
     "events",
     # Alert models' settings, the alert lifecycle, broadcasts and live push (issue #10).
     "alerts",
+    # The city's mediator roster and per-compound mediation figures (issue #11).
+    "mediators",
     # Background jobs (issue #6): the job queue's tables live in public; a job working in a
     # compound carries the compound's schema name (district.jobs).
     "procrastinate.contrib.django",
