@@ -50,6 +50,11 @@ VIEW_CASES = "mediation.view"  # the compound's cases (parties' ID numbers maske
 RECORD_CASES = "mediation.record"  # register cases and move them through the workflow
 VIEW_CASE_STATS = "mediation.stats"  # statistics of the scope (public figures, no case details)
 MANAGE_MEDIATORS = "mediators.manage"  # the city's mediator roster
+# Incidents, the safety index and dashboards (issue #12).
+VIEW_DASHBOARD = "safety.dashboard"  # the safety index and dashboards of one's scope
+MANAGE_INCIDENTS = "safety.incidents"  # enter, import and assign 110 incidents (police)
+CONFIGURE_INDEX = "safety.configure"  # the city's index weights
+REQUEST_REPORTS = "safety.reports"  # monthly reports of a street or district
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     # 市局: sees everything in the city, unmasked; reads the audit log; no day-to-day data entry.
@@ -58,6 +63,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
         | {VIEW_ALERTS, HANDLE_ALERTS, SEND_BROADCASTS}
         | {VIEW_CASES, VIEW_CASE_STATS, MANAGE_MEDIATORS}
+        | {VIEW_DASHBOARD, MANAGE_INCIDENTS, CONFIGURE_INDEX, REQUEST_REPORTS}
     ),
     # 分局: as the city bureau for its district, without the audit log.
     Role.DISTRICT_BRANCH: frozenset(
@@ -65,18 +71,19 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         | {VIEW_ACCESS, SEARCH_PASSAGES, VIEW_WATCHLIST, MANAGE_WATCHLIST, SCREEN_IDS}
         | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS, SEND_BROADCASTS}
         | {VIEW_CASES, VIEW_CASE_STATS, MANAGE_MEDIATORS}
+        | {VIEW_DASHBOARD, MANAGE_INCIDENTS, REQUEST_REPORTS}
     ),
     # 街道办: runs the registry of its compounds and staffs them; sees PII masked.
     # Street offices oversee their compounds' devices; they do not handle faces or search passages.
     Role.STREET_OFFICE: frozenset(
         {VIEW_REGISTRY, CHANGE_REGISTRY, ASSIGN_ROLES, VIEW_ACCESS, VIEW_ALERTS, HANDLE_ALERTS, SEND_BROADCASTS}
-        | {VIEW_CASES, RECORD_CASES, VIEW_CASE_STATS, MANAGE_MEDIATORS}
+        | {VIEW_CASES, RECORD_CASES, VIEW_CASE_STATS, MANAGE_MEDIATORS, VIEW_DASHBOARD, REQUEST_REPORTS}
     ),
     # 物业 and 网格员: keep the registry of their compound up to date; PII masked.
     # Property staff run the gates: devices, consent and enrolment, cards, visitor passes.
     Role.PROPERTY_STAFF: frozenset(
         {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_ACCESS, MANAGE_DEVICES, ENROL_FACES, ISSUE_PASSES}
-        | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS}
+        | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS, VIEW_DASHBOARD}
     ),
     # Grid workers patrol: they see their compound's alerts, handle what is dispatched to them
     # and receive joint-defence broadcasts.
@@ -89,7 +96,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         {VIEW_REGISTRY, CHANGE_REGISTRY, VIEW_PII, SET_KEY_PERSON}
         | {VIEW_ACCESS, MANAGE_DEVICES, ENROL_FACES, ISSUE_PASSES, SEARCH_PASSAGES, VIEW_WATCHLIST, SCREEN_IDS}
         | {VIEW_ALERTS, HANDLE_ALERTS, CONFIGURE_ALERTS, SEND_BROADCASTS}
-        | {VIEW_CASES, RECORD_CASES, VIEW_CASE_STATS}
+        | {VIEW_CASES, RECORD_CASES, VIEW_CASE_STATS, VIEW_DASHBOARD, MANAGE_INCIDENTS}
     ),
     # 调解员: reads the registry to find the parties of a dispute and the compound's cases; edits
     # only the cases they are assigned to (object grants).

@@ -68,6 +68,8 @@ SHARED_APPS = [
     "alerts",
     # The city's mediator roster and per-compound mediation figures (issue #11).
     "mediators",
+    # Incidents, the safety index and its roll-ups, dashboards and reports (issue #12).
+    "safety",
     # Background jobs (issue #6): the job queue's tables live in public; a job working in a
     # compound carries the compound's schema name (district.jobs).
     "procrastinate.contrib.django",
