@@ -1,5 +1,12 @@
-"""URLs (see access/urls.py for where they are mounted)."""
+"""The watch-list API, mounted under ``api/watchlist/`` (namespace ``watchlist-api``)."""
 
-from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from access.api_watchlist import WatchEntryViewSet
+
+# SimpleRouter: no API root view of its own (the project's API index is /api/).
+router = SimpleRouter()
+router.register("entries", WatchEntryViewSet, basename="entry")
+
+app_name = "watchlist-api"
+urlpatterns = router.urls

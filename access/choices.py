@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class DeviceKind(models.TextChoices):
@@ -24,9 +25,10 @@ GATE_KINDS = frozenset(
 
 
 class DeviceStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    DISABLED = "disabled", _("Disabled")
-    REVOKED = "revoked", _("Revoked")
+    # "Disabled" alone is the registry's person tag (残疾人): a context keeps the two apart.
+    ACTIVE = "active", pgettext_lazy("device status", "Active")
+    DISABLED = "disabled", pgettext_lazy("device status", "Disabled")
+    REVOKED = "revoked", pgettext_lazy("device status", "Revoked")
 
 
 class ConsentMethod(models.TextChoices):

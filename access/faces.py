@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 __all__ = ["FoundFace", "ImageRefusedError", "decode", "encode_one", "find_faces", "thumbnail_jpeg"]
 
@@ -66,6 +66,9 @@ def decode(data: bytes) -> Image.Image:
                     _("The photo has more than %(mp)d megapixels.")
                     % {"mp": settings.ACCESS_IMAGE_MAX_PIXELS // 1_000_000},
                 )
+            # face_recognition sets Pillow's global LOAD_TRUNCATED_IMAGES when imported, which
+            # would decode a truncated upload into a half-grey picture instead of refusing it.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             image.load()
             image = ImageOps.exif_transpose(image) or image
             return image.convert("RGB")

@@ -6,10 +6,11 @@ event stream live in public (``events``). Writes go through ``access.actions``.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from district.models.fields import user_reference
 
 from access.choices import ConsentMethod, DeviceKind, DeviceStatus
 from events.choices import Direction
@@ -78,12 +79,10 @@ class BiometricConsent(models.Model):
     method = models.CharField(_("how consent was given"), max_length=16, choices=ConsentMethod.choices)
     given_at = models.DateTimeField(_("consent given at"))
     document = models.CharField(_("consent document"), max_length=255, blank=True)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("recorded by")
-    )
+    recorded_by = user_reference(_("recorded by"))
     recorded_at = models.DateTimeField(auto_now_add=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
-    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    withdrawn_by = user_reference()
 
     class Meta:
         verbose_name = _("biometric consent")
@@ -106,7 +105,7 @@ class FaceTemplate(models.Model):
     consent = models.ForeignKey(BiometricConsent, on_delete=models.CASCADE, related_name="templates")
     encoding = models.BinaryField()
     photo = models.CharField(max_length=255, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -155,7 +154,7 @@ class VisitorPass(models.Model):
     max_uses = models.PositiveSmallIntegerField(_("uses allowed"), default=2)
     uses = models.PositiveSmallIntegerField(_("uses"), default=0)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    issued_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -176,7 +175,7 @@ class ScreeningBatch(models.Model):
     done = models.PositiveIntegerField(default=0)
     hits = models.JSONField(default=list)
     finished_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

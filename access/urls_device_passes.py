@@ -1,5 +1,10 @@
-"""URLs (see access/urls.py for where they are mounted)."""
+"""Device endpoints of visitors (mounted under ``api/device/v1/`` by access/device_urls.py)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from access.device_passes import CommandsView, PassDecisionView
+
+urlpatterns = [
+    path("decisions/pass/", PassDecisionView.as_view(), name="device-pass-decision"),
+    path("commands/", CommandsView.as_view(), name="device-commands"),
+]

@@ -153,11 +153,13 @@ def do_raise_alert(
     device: DeviceIndex | None = None,
     person_id: int | None = None,
     watch_entry_id: int | None = None,
+    fold_window: timedelta = ALERT_FOLD_WINDOW,
 ) -> Alert:
     """Raise an alert for ``compound``, or fold it into the open one of the same situation.
 
-    The same ``fold_key`` (e.g. ``watch:<entry id>``) within :data:`ALERT_FOLD_WINDOW` of the
-    open alert's last occurrence bumps its ``count`` instead of adding a row. Either way the
+    The same ``fold_key`` (e.g. ``watch:<entry id>``) within ``fold_window`` (default
+    :data:`ALERT_FOLD_WINDOW`; models of situations that last days pass longer) of the open
+    alert's last occurrence bumps its ``count`` instead of adding a row. Either way the
     alert is announced to the compound, its street, district and city (DESIGN.md §4).
     """
     tags = AreaTagged.tags_for(compound)
@@ -169,7 +171,7 @@ def do_raise_alert(
                 compound_id=compound.pk,
                 fold_key=fold_key,
                 status__in=OPEN_ALERT_STATUSES,
-                last_seen_at__gte=occurred_at - ALERT_FOLD_WINDOW,
+                last_seen_at__gte=occurred_at - fold_window,
             )
             .order_by("-last_seen_at")
             .first()

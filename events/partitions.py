@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 __all__ = ["TABLE", "ensure_partition", "ensure_partitions_around", "partition_name", "partitions"]
 
@@ -42,12 +42,17 @@ def ensure_partition(moment: date | datetime) -> str:
     name = partition_name(start)
     if name in _known:
         return name
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Two transactions creating one month's partition at once: the second would fail on the
+        # catalogue's unique index instead of finding the table. The lock makes it wait and find it.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
         cursor.execute(
             f'CREATE TABLE IF NOT EXISTS public."{name}" PARTITION OF public."{TABLE}" '
             f"FOR VALUES FROM ('{start.isoformat()} 00:00:00+00') TO ('{_next_month(start).isoformat()} 00:00:00+00')"
         )
-    _known.add(name)
+    # Remembered once committed: a partition made in a transaction that rolls back (a delivery
+    # that lost its idempotency race, a rolled-back test) is gone, and the next event makes it anew.
+    transaction.on_commit(lambda: _known.add(name))
     return name
 
 
