@@ -9,6 +9,7 @@ writes an audit row and announces the alert on commit to every group that may se
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -16,14 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alerts.models import AlertStep, Broadcast
+from alerts.catalogue import MODELS, PARAM_BOUNDS
+from alerts.models import AlertRule, AlertStep, Broadcast
 from district.audit import do_record_change
 from district.models import Area, AuditAction
 from district.permissions import HANDLE_ALERTS, has_capability
 from district.realtime import send_event_on_commit
 from district.typing import AnyUser
 from events.actions import announce_alert
-from events.choices import AlertStatus
+from events.choices import AlertStatus, Severity
 from events.models import Alert
 from tenants.models import Compound
 
@@ -33,6 +35,7 @@ __all__ = [
     "do_dispatch_alert",
     "do_mark_false_alarm",
     "do_resolve_alert",
+    "do_save_alert_rule",
     "do_send_broadcast",
 ]
 
@@ -169,3 +172,71 @@ def do_send_broadcast(
             {"type": "broadcast.sent", "id": broadcast.pk, "sent_at": broadcast.sent_at.isoformat()},
         )
     return broadcast
+
+
+def check_alert_rule(model: str, severity: str, params: dict[str, Any]) -> dict[str, int]:
+    """The thresholds that differ from the catalogue's defaults, or ValidationError by field.
+
+    Every value must be a whole number within :data:`PARAM_BOUNDS`; unknown names are refused.
+    """
+    entry = MODELS.get(model)
+    if entry is None:
+        raise ValidationError({"model": _("No such alert model.")})
+    errors: dict[str, list[str]] = {}
+    if severity and severity not in Severity.values:
+        errors["severity"] = [_("Choose a severity from the list.")]
+    overrides: dict[str, int] = {}
+    for name, value in params.items():
+        if name not in entry.params:
+            errors[name] = [_("This alert model has no threshold “%(name)s”.") % {"name": name}]
+            continue
+        low, high = PARAM_BOUNDS.get(name, (0, 2**31 - 1))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors[name] = [
+                _("Enter a whole number from %(minimum)d to %(maximum)d.") % {"minimum": low, "maximum": high}
+            ]
+            continue
+        if value != entry.params[name]:
+            overrides[name] = value
+    if errors:
+        raise ValidationError(errors)
+    return overrides
+
+
+def do_save_alert_rule(
+    compound: Compound,
+    model: str,
+    *,
+    acting_user: AnyUser,
+    enabled: bool = True,
+    severity: str = "",
+    params: dict[str, Any] | None = None,
+) -> AlertRule:
+    """Set a compound's alert model on or off, its severity and thresholds (``alerts.configure``).
+
+    ``severity`` blank and thresholds equal to the catalogue's keep its defaults; only the
+    differences are stored, so a later change of a default reaches every compound that kept it.
+    Audited with the names of the fields that changed; announced to the compound's alert group.
+    """
+    overrides = check_alert_rule(model, severity, params or {})
+    with transaction.atomic():
+        rule = AlertRule.objects.select_for_update().filter(compound=compound, model=model).first()
+        verb = AuditAction.UPDATE if rule is not None else AuditAction.CREATE
+        if rule is None:
+            # Compared with a rule that holds the defaults: a compound that keeps them needs no row.
+            rule = AlertRule(compound=compound, model=model, enabled=True, severity="", params={})
+        changed = [
+            name
+            for name, value in (("enabled", enabled), ("severity", severity), ("params", overrides))
+            if getattr(rule, name) != value
+        ]
+        if not changed:
+            return rule
+        rule.enabled, rule.severity, rule.params = enabled, severity, overrides
+        rule.save()
+        do_record_change(acting_user, verb, rule, fields=changed, compound=compound)
+        send_event_on_commit(
+            [f"alerts.compound.{compound.pk}"],
+            {"type": "alert_rule.saved", "id": rule.pk, "compound_id": compound.pk, "model": model},
+        )
+    return rule

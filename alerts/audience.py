@@ -59,9 +59,16 @@ def alert_groups_for(user: AnyUser) -> list[str]:
 
 
 def broadcast_groups_for(user: AnyUser) -> list[str]:
-    """The broadcast groups that reach the user: their nodes, and the street above a compound role."""
+    """The broadcast groups that reach the user: their nodes, and the street above a compound role.
+
+    Only roles on patrol receive broadcasts: those that see alerts (``alerts.view``). A
+    mediator's role brings none, so a user whose only role is a mediator's joins no group at
+    all and the live endpoint refuses them like any user without an alert role.
+    """
     groups: set[str] = set()
     for ra in assignments_of(user):
+        if VIEW_ALERTS not in ROLE_CAPABILITIES.get(ra.role, frozenset()):
+            continue
         level, pk = node_of(ra)
         groups.add(f"broadcast.{level}.{pk}")
         if ra.compound is not None:

@@ -1,7 +1,7 @@
 """The alert models: what each watches for, its default thresholds, severity and audience.
 
 One entry per model; per-compound overrides (on/off, severity, thresholds) are
-``alerts.AlertRule`` rows, read through :func:`rule_for`. ``explain`` turns an alert's
+``alerts.AlertRule`` rows, read through ``alerts.rules.rules_for``. ``explain`` turns an alert's
 ``detail`` into a sentence in the active language, so the same row reads in Chinese and English.
 Police-only models (watch-list hits, key-area plates, screening hits) reach police roles only.
 """
@@ -17,7 +17,23 @@ from django.utils.translation import gettext_lazy
 
 from events.choices import Severity
 
-__all__ = ["MODELS", "AlertModel", "explain"]
+__all__ = ["MODELS", "PARAM_BOUNDS", "AlertModel", "explain"]
+
+# The range each threshold may take (inclusive, whole numbers); hours of the day are local.
+# Wide enough for any real site, narrow enough that no value disables a model by accident.
+PARAM_BOUNDS: dict[str, tuple[int, int]] = {
+    "window_seconds": (1, 600),
+    "hours": (1, 72),
+    "quiet_start": (0, 23),
+    "quiet_end": (0, 23),
+    "minutes": (1, 1440),
+    "threshold": (1, 100_000),
+    "count": (1, 1000),
+    "days": (1, 90),
+    "min_days": (1, 90),
+    "night_start": (0, 23),
+    "night_end": (0, 23),
+}
 
 
 def _fmt(template: str) -> Callable[[dict[str, Any]], str]:
@@ -26,6 +42,16 @@ def _fmt(template: str) -> Callable[[dict[str, Any]], str]:
             return _(template) % detail
         except (KeyError, TypeError, ValueError):
             return _(template).split("%(")[0].strip()
+
+    return render
+
+
+def _choose(key: str, variants: dict[str, Callable[[dict[str, Any]], str]]) -> Callable[[dict[str, Any]], str]:
+    """The explanation of the variant ``detail[key]`` names (the first one if it names none)."""
+    fallback = next(iter(variants.values()))
+
+    def render(detail: dict[str, Any]) -> str:
+        return variants.get(str(detail.get(key, "")), fallback)(detail)
 
     return render
 
@@ -75,14 +101,24 @@ _MODELS = [
         "tailgating",
         gettext_lazy("Tailgating"),
         Severity.MEDIUM,
-        _fmt("%(passed)s people passed %(device)s within %(seconds)s seconds; %(authorised)s were authorised."),
+        _choose(
+            "via",
+            {
+                "capture": _fmt("%(passed)s faces in one capture at %(device)s; %(authorised)s were authorised."),
+                "counter": _fmt(
+                    "%(passed)s people passed %(device)s within %(seconds)s seconds; %(authorised)s were authorised."
+                ),
+            },
+        ),
         params={"window_seconds": 5},
     ),
     AlertModel(
         "elderly_inactive",
         gettext_lazy("Elderly resident inactive"),
         Severity.HIGH,
-        _fmt("No activity at the home of an elderly resident living alone for %(hours)s hours."),
+        _fmt(
+            "No activity at the home of an elderly resident living alone for %(hours)s hours, not counting quiet hours."
+        ),
         params={"hours": 3, "quiet_start": 22, "quiet_end": 7},
         time_driven=True,
     ),
@@ -104,8 +140,8 @@ _MODELS = [
         "crowd",
         gettext_lazy("Crowd flow"),
         Severity.MEDIUM,
-        _fmt("%(count)s people counted at %(device)s within 5 minutes (threshold %(threshold)s)."),
-        params={"threshold": 200},
+        _fmt("%(count)s people counted at %(device)s within %(minutes)s minutes (threshold %(threshold)s)."),
+        params={"threshold": 200, "minutes": 5},
     ),
     AlertModel(
         "device_offline",
@@ -119,7 +155,13 @@ _MODELS = [
         "night_entries",
         gettext_lazy("Repeated night entries by a non-resident"),
         Severity.MEDIUM,
-        _fmt("A non-resident entered at night %(count)s times in %(days)s days."),
+        _choose(
+            "by",
+            {
+                "plate": _fmt("Unregistered plate %(plate)s entered at night on %(count)s nights in %(days)s days."),
+                "face": _fmt("The same unregistered face entered at night on %(count)s nights in %(days)s days."),
+            },
+        ),
         params={"count": 3, "days": 7, "night_start": 23, "night_end": 5},
     ),
     AlertModel(
@@ -127,7 +169,7 @@ _MODELS = [
         gettext_lazy("Possible group renting"),
         Severity.MEDIUM,
         _fmt("%(count)s different unregistered people entered %(place)s in %(days)s days."),
-        params={"count": 6, "days": 7},
+        params={"count": 6, "days": 7, "min_days": 2},
     ),
     AlertModel(
         "frequent_visitor",

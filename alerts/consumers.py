@@ -12,6 +12,7 @@ calls on one shared thread, so a schema switch here could leak between users).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -58,11 +59,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined = []
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=UNAUTHENTICATED)
+            await self.refuse(UNAUTHENTICATED)
             return
         groups = await database_sync_to_async(_groups)(user)
         if not groups:
-            await self.close(code=NO_ALERTS)
+            await self.refuse(NO_ALERTS)
             return
         await ensure_listening()
         for group in groups:
@@ -74,9 +75,29 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if last_id is not None:
             await self._replay(last_id)
 
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with ``code`` at once, having joined nothing.
+
+        A handshake refused outright reaches a browser as close code 1006, whatever the
+        reason; accepted and closed, the browser sees 4401 or 4403 and stops retrying.
+        """
+        await self.accept()
+        await self.close(code=code)
+
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        # A client's binary frame or text that is not JSON is ignored, not an error that drops
+        # the connection (the base class raises on both).
+        if not text_data:
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return
+        await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "replay":

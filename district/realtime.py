@@ -104,21 +104,34 @@ def send_event_on_commit(groups: Iterable[str], payload: Event) -> None:
     transaction.on_commit(lambda: _deliver(groups, dict(payload)))
 
 
+# The relay of this process: its task, the event loop it runs on, and "LISTEN is in place".
 _listener: asyncio.Task[None] | None = None
+_listening: asyncio.Event | None = None
+# How long a connecting consumer waits for the relay's LISTEN before it goes on without it.
+LISTEN_READY_TIMEOUT = 5.0
 
 
 async def ensure_listening() -> None:
     """In this (web) process, start relaying other processes' messages into the in-memory layer.
 
     Called by every WebSocket consumer on connect; starts one listener per process and event
-    loop, and does nothing with a channel layer that already spans processes (Redis).
+    loop, and does nothing with a channel layer that already spans processes (Redis). Returns
+    once the listener's ``LISTEN`` is in place (or after :data:`LISTEN_READY_TIMEOUT`), so a
+    client that is accepted does not miss a message sent right after by another process.
     """
-    global _listener
+    global _listener, _listening
     layer = get_channel_layer()
     if not isinstance(layer, InMemoryChannelLayer):
         return
-    if _listener is None or _listener.done():
-        _listener = asyncio.get_running_loop().create_task(_listen(layer))
+    loop = asyncio.get_running_loop()
+    # A task of a loop that has ended (a test's, or a restarted server's) relays nothing here.
+    if _listener is None or _listener.done() or _listener.get_loop() is not loop or _listening is None:
+        _listening = asyncio.Event()
+        _listener = loop.create_task(_listen(layer, _listening))
+    try:
+        await asyncio.wait_for(asyncio.shield(_listening.wait()), LISTEN_READY_TIMEOUT)
+    except TimeoutError:
+        logger.warning("realtime listener not ready after %.0f s; accepting the client anyway", LISTEN_READY_TIMEOUT)
 
 
 def plain_connection_params() -> dict[str, Any]:
@@ -133,14 +146,18 @@ def plain_connection_params() -> dict[str, Any]:
     return params
 
 
-async def _listen(layer: InMemoryChannelLayer) -> None:
-    """Relay NOTIFY messages of other processes to this process's groups; reconnect on failure."""
+async def _listen(layer: InMemoryChannelLayer, ready: asyncio.Event) -> None:
+    """Relay NOTIFY messages of other processes to this process's groups; reconnect on failure.
+
+    ``ready`` is set once ``LISTEN`` is in place (and stays set across reconnections).
+    """
     me = os.getpid()
     while True:
         try:
             conn = await psycopg.AsyncConnection.connect(**plain_connection_params(), autocommit=True)
             async with conn:
                 await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                ready.set()
                 async for notice in conn.notifies():
                     try:
                         data = json.loads(notice.payload)
