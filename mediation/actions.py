@@ -44,6 +44,7 @@ __all__ = [
     "OPEN_STATUSES",
     "TRANSITIONS",
     "PartyData",
+    "check_party_id_number",
     "current_compound",
     "deadline_for",
     "do_add_party",
@@ -152,6 +153,19 @@ def _next_number(compound: Compound, at: datetime.datetime) -> str:
     return f"{prefix}{seq:05d}"
 
 
+def check_party_id_number(value: str) -> str:
+    """A party's identity-document number, normalised: a resident ID card (checked to its check
+    digit), or another document's number (passport, HK/Macao/Taiwan permit: letters then digits);
+    an outsider need not hold a mainland ID card."""
+    from registry.masking import OTHER_DOCUMENT
+    from registry.validators import check_id_number, normalise
+
+    number = normalise(value)
+    if OTHER_DOCUMENT.fullmatch(number):
+        return number
+    return check_id_number(number).number
+
+
 def _party(case: Case, data: PartyData) -> Party:
     from registry.models import Person
 
@@ -166,9 +180,10 @@ def _party(case: Case, data: PartyData) -> Party:
         party.name = data.name.strip()
         party.id_number = data.id_number.strip().upper()
     if party.id_number:
-        from registry.validators import check_id_number
-
-        check_id_number(party.id_number)
+        try:
+            party.id_number = check_party_id_number(party.id_number)
+        except ValidationError as exc:
+            raise ValidationError({"id_number": exc.messages}) from None
     party.full_clean(exclude=["case"])
     return party
 
@@ -208,6 +223,13 @@ def do_register_case(
     now = now or timezone.now()
     try:
         with transaction.atomic():
+            # Numbers are "last + 1": two registrations at once in one compound would both take
+            # the same number (and the loser would fail on the unique number, not on its draft's
+            # key). Serialise them per compound; the lock goes with the transaction.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{compound.schema_name}:case_number"])
+            if client_key is not None and (existing := Case.objects.filter(client_key=client_key).first()):
+                return existing, False
             case = Case(
                 number=_next_number(compound, now),
                 source=source,
@@ -227,7 +249,7 @@ def do_register_case(
                 client_key=client_key,
             )
             _check_risk(case)
-            case.full_clean(exclude=["number", "client_key"])
+            case.full_clean(exclude=["number", "client_key", "registered_by"])
             if (
                 requested_mediator_id is not None
                 and not Mediator.objects.filter(pk=requested_mediator_id, active=True).exists()
@@ -276,7 +298,7 @@ def do_update_case(
         for name, value in changes.items():
             setattr(case, name, value)
         _check_risk(case)
-        case.full_clean()
+        case.full_clean(exclude=["registered_by"])  # None for a case the system registered
         fields = changed_fields(before, case)
         if not fields:
             return case
@@ -462,12 +484,12 @@ def do_save_session(session: MediationSession, *, acting_user: AnyUser) -> Media
     compound = current_compound()
     with transaction.atomic():
         before = stored_values(session)
-        session.full_clean()
-        fields = changed_fields(before, session)
-        if not fields:
-            return session
         if session.pk is None and isinstance(acting_user, User):
             session.created_by = acting_user
+        session.full_clean(exclude=["created_by"])
+        fields = [name for name in changed_fields(before, session) if name != "created_by"]
+        if not fields:
+            return session
         session.save()
         verb = AuditAction.CREATE if before is None else AuditAction.UPDATE
         do_record_change(acting_user, verb, session, fields=fields, compound=compound)
@@ -494,7 +516,7 @@ def do_record_agreement(
         agreement = Agreement(case=case, terms=(terms or "").strip(), signed_on=signed_on, amount=amount)
         if isinstance(acting_user, User):
             agreement.created_by = acting_user
-        agreement.full_clean()
+        agreement.full_clean(exclude=["created_by"])
         agreement.save()
         do_record_change(
             acting_user, AuditAction.CREATE, agreement, fields=["terms", "amount", "signed_on"], compound=compound

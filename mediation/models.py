@@ -7,12 +7,12 @@ django-guardian object permissions on the case, in this compound's schema (DESIG
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from district.models.fields import user_reference
 from mediation.choices import (
     AttachmentKind,
     CaseCategory,
@@ -53,7 +53,7 @@ class Case(models.Model):
     source = models.CharField(_("source"), max_length=24, choices=CaseSource.choices)
     category = models.CharField(_("category"), max_length=24, choices=CaseCategory.choices)
     title = models.CharField(_("title"), max_length=120)
-    description = models.TextField(_("description"), validators=[MaxLengthValidator(TEXT_MAX)])
+    description = models.TextField(_("description"), blank=True, validators=[MaxLengthValidator(TEXT_MAX)])
     address = models.ForeignKey(
         "registry.Address",
         verbose_name=_("location"),
@@ -86,17 +86,10 @@ class Case(models.Model):
     deadline_extension_reason = models.CharField(_("reason for extending the deadline"), max_length=500, blank=True)
     concluded_at = models.DateTimeField(_("concluded at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    officer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("officer in charge"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    officer = user_reference(_("officer in charge"))
     requested_mediator_id = models.IntegerField(_("mediator requested by a party"), null=True, blank=True)
     mediator_ids = ArrayField(models.IntegerField(), verbose_name=_("mediators"), default=list, blank=True)
-    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    registered_by = user_reference()
     client_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -146,7 +139,7 @@ class CaseStep(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
     from_status = models.CharField(max_length=16, choices=CaseStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=CaseStatus.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    user = user_reference()
     at = models.DateTimeField()
     note = models.CharField(_("note"), max_length=500, blank=True)
 
@@ -169,7 +162,7 @@ class MediationSession(models.Model):
     attendees = models.CharField(_("attendees"), max_length=500, blank=True)
     minutes = models.TextField(_("minutes"), blank=True, validators=[MaxLengthValidator(TEXT_MAX)])
     held = models.BooleanField(_("held"), default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = user_reference()
 
     class Meta:
         verbose_name = _("mediation session")
@@ -194,7 +187,7 @@ class Agreement(models.Model):
         validators=[MinValueValidator(0)],
     )
     signed_on = models.DateField(_("signed on"))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -221,7 +214,7 @@ class Attachment(models.Model):
     file = models.CharField(max_length=255)
     thumbnail = models.CharField(max_length=255, blank=True)
     size = models.PositiveIntegerField(_("size (bytes)"))
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = user_reference()
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
