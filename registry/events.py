@@ -2,9 +2,9 @@
 
 A change to a registry record is announced to the compound's ``registry`` group as
 ``registry.<model>.<verb>`` (``registry.person.created``, ``registry.house.updated``,
-``registry.vehicle.deleted``, ``registry.person.bulk_created``). Payloads name the record
-and the changed fields, never their values: a page that wants the values reads them through
-the permission-checked views.
+``registry.vehicle.deleted``, ``registry.person.bulk_created``, ``registry.person.bulk_updated``).
+Payloads name the record (or, for many at once, how many) and the changed fields, never their
+values: a page that wants the values reads them through the permission-checked views.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from tenants.models import Compound
 
 TOPIC = "registry"
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
-# Many records of one kind at once (a seed, a large import): the payload has a count, not ids.
-BULK_CREATED = "bulk_created"
+# Many records of one kind at once (a seed, a large import): the payload has a count, not ids
+# (and, for updates, the names of the fields written).
+BULK_CREATED, BULK_UPDATED = "bulk_created", "bulk_updated"
 
 
 def registry_group(compound: Compound) -> str:

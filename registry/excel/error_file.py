@@ -15,7 +15,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from registry.excel.columns import spec_for
-from registry.excel.importer import _data_sheet, _header_positions, _open
+from registry.excel.reader import DataSheet, header_positions
 
 __all__ = ["REASON_HEADER", "error_filename", "error_workbook"]
 
@@ -33,50 +33,45 @@ def error_workbook(kind: str, file_bytes: bytes, errors: list[dict[str, Any]]) -
 
     ``errors`` is the job's report (``{"row", "column", "message"}``); raises
     ``ImportRefusedError`` if the file no longer reads (it was read once, so only if damaged).
+    The uploaded sheet is streamed: only its failed rows are kept.
     """
     spec = spec_for(kind)
     by_row: dict[int, list[dict[str, Any]]] = {}
     for error in errors:
         by_row.setdefault(int(error["row"]), []).append(error)
-    source = _open(file_bytes)
+    with DataSheet(kind, file_bytes) as source:
+        title, first = source.title, source.header
+        failed = [(number, line) for number, line in source.lines() if number in by_row]
+    # Every column the header or a failed row fills, as the sheet had them.
+    width = 1 + max((index for line in [first, *(line for _n, line in failed)] for index in line), default=-1)
+    # The reason column of an earlier error file, imported again, is replaced by a fresh one.
+    keep = [i for i in range(width) if not (isinstance(first.get(i), str) and first[i].strip() == REASON_HEADER)]
+    header = [first.get(i) for i in keep]
+    positions = header_positions(spec, dict(enumerate(header)))
     out = Workbook()
     sheet = out.active
     assert sheet is not None
-    try:
-        data = _data_sheet(source, spec)
-        sheet.title = data.title
-        lines = data.iter_rows(values_only=True)
-        first: tuple[Any, ...] | None = next(lines, None)
-        # The reason column of an earlier error file, imported again, is replaced by a fresh one.
-        keep = [
-            i for i, cell in enumerate(first or ()) if not (isinstance(cell, str) and cell.strip() == REASON_HEADER)
-        ]
-        header = [(first or ())[i] for i in keep]
-        positions = _header_positions(spec, tuple(header))
-        reason_column = len(header) + 1
-        sheet.append([*header, REASON_HEADER])
-        sheet.cell(row=1, column=reason_column).font = Font(bold=True, color="FFC00000")
-        for number, line in enumerate(lines, start=2):
-            row_errors = by_row.get(number)
-            if not row_errors:
-                continue
-            sheet.append([line[i] if i < len(line) else None for i in keep])
-            at = sheet.max_row
-            for error in row_errors:
-                index = positions.get(error["column"])
-                if index is not None:
-                    sheet.cell(row=at, column=index + 1).fill = BAD_CELL
-            reason = sheet.cell(row=at, column=reason_column)
-            reason.value = "；".join(f"{error['column']}：{error['message']}" for error in row_errors)
-            reason.alignment = Alignment(wrap_text=True)
-        for column in spec.columns:
-            if column.is_text_cell and column.header in positions:
-                letter = get_column_letter(positions[column.header] + 1)
-                for cell in sheet[letter][1:]:
-                    cell.number_format = "@"
-        sheet.column_dimensions[get_column_letter(reason_column)].width = 60
-    finally:
-        source.close()
+    sheet.title = title
+    reason_column = len(header) + 1
+    sheet.append([*header, REASON_HEADER])
+    sheet.cell(row=1, column=reason_column).font = Font(bold=True, color="FFC00000")
+    for number, line in failed:
+        row_errors = by_row[number]
+        sheet.append([line.get(i) for i in keep])
+        at = sheet.max_row
+        for error in row_errors:
+            index = positions.get(error["column"])
+            if index is not None:
+                sheet.cell(row=at, column=index + 1).fill = BAD_CELL
+        reason = sheet.cell(row=at, column=reason_column)
+        reason.value = "；".join(f"{error['column']}：{error['message']}" for error in row_errors)
+        reason.alignment = Alignment(wrap_text=True)
+    for column in spec.columns:
+        if column.is_text_cell and column.header in positions:
+            letter = get_column_letter(positions[column.header] + 1)
+            for cell in sheet[letter][1:]:
+                cell.number_format = "@"
+    sheet.column_dimensions[get_column_letter(reason_column)].width = 60
     buffer = BytesIO()
     out.save(buffer)
     return buffer.getvalue()

@@ -1,59 +1,54 @@
 """Importing a filled-in template: read, validate every row, save the good ones, report the rest.
 
-Each row is saved in its own savepoint, so a bad row is reported and skipped without losing
-the rows around it. Errors name the Excel row number and the Chinese column header, with a
-message in the active language, so staff can fix the file and import it again (re-importing
-creates nothing twice: see ``records``).
+The workbook is streamed (:mod:`registry.excel.reader`) once to count its rows and to refuse it
+as a whole if it must be (more rows than allowed, a masked export); the rows are kept in a
+temporary file meanwhile (:class:`Spool`) and imported from it, :data:`BATCH_ROWS` at a time,
+so memory holds a batch, not the file's rows. In a batch,
+each row is read and checked on its own (every problem of a row is reported at once), then the
+batch's records are looked up, validated and written together through the registry's bulk
+actions (:mod:`registry.excel.records`): a bad row is reported and skipped without losing the
+rows around it. Errors name the Excel row number and the Chinese column header, with a message
+in the active language, so staff can fix the file and import it again (re-importing creates
+nothing twice: see ``records``).
 
-An import job (:func:`run_import`, run by the job worker) commits its rows in batches of
-:data:`BATCH_ROWS`, each in one transaction with the job's counters and errors so far. A worker
-killed half-way leaves the rows and the counts of its last committed batch, nothing of the
-batch it was in; running the job again resumes after the last batch, and the final counts are
-those of one uninterrupted run.
+An import job (:func:`run_import`, run by the job worker) commits each batch in one
+transaction with the job's counters and errors so far, and with the audit rows of what the
+batch wrote. A worker killed half-way leaves the rows, the counts and the audit rows of its
+last committed batch, nothing of the batch it was in; running the job again resumes after the
+last batch, and the final counts are those of one uninterrupted run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import pickle
+import tempfile
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from io import BytesIO
+from itertools import islice
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
-from openpyxl import load_workbook
-from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
 
 from district.typing import AnyUser
 from registry.excel.cells import CellError, is_blank, parse_cell
-from registry.excel.columns import HEADER_ALIASES, SheetSpec, spec_for
+from registry.excel.columns import SheetSpec
 from registry.excel.errors import ImportRefusedError
-from registry.excel.limits import (
-    ImportLimits,
-    cell_too_long,
-    check_workbook_contents,
-    check_workbook_file,
-    not_xlsx_message,
-    too_large_message,
-    too_many_columns,
-    too_many_rows,
-)
-from registry.excel.records import ImportSession, NaturalKey, Outcome, natural_key, save_row
-from registry.excel.templates import INSTRUCTIONS_TITLE
+from registry.excel.limits import ImportLimits, too_large_message
+from registry.excel.reader import DataSheet, SheetRow
+from registry.excel.records import Duplicate, ImportSession, Outcome, ParsedRow, natural_key, save_rows
 from registry.models import ImportJob
 from tenants.models import Compound
 
 __all__ = [
     "BATCH_ROWS",
-    "PROGRESS_EVERY",
     "ImportInterruptedError",
     "ImportRefusedError",
     "ImportResult",
@@ -65,12 +60,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 50  # rows between two progress reports of import_workbook()
-# Rows committed together with the job's counters by run_import(): the checkpoint a restarted
-# import resumes from, and the step of the progress bar. Large enough that commits cost little
-# next to the rows (savepoints are cheap, commits wait for the disk), small enough that a
-# restart redoes little and the progress bar moves.
-BATCH_ROWS = 100
+# Rows imported together: one lookup per kind, one bulk write and one audit row per verb, and for
+# a job one commit with its counters (the checkpoint a restarted import resumes from, and the
+# step of the progress bar). 100,000 rows make 50 batches of about a second each
+# (docs/benchmarks.md): a restart redoes at most that, and the bar moves every second.
+BATCH_ROWS = 2000
+SPOOL_ROWS = 1000  # rows pickled together into the spool (registry.excel.importer.Spool)
 
 Progress = Callable[[int, int], None]
 
@@ -80,14 +75,6 @@ class ImportInterruptedError(Exception):
 
     The job is left at its last checkpoint, still ``running``: run it again (later) to resume.
     """
-
-
-@dataclass(frozen=True)
-class SheetRow:
-    """One non-empty data row: its Excel row number and its raw cells by header."""
-
-    number: int
-    cells: dict[str, Any]
 
 
 @dataclass
@@ -110,93 +97,17 @@ class ImportResult:
         self.errors.append({"row": row, "column": column, "message": str(message)})
 
 
-def _open(file_bytes: bytes) -> Workbook:
-    """The workbook, read-only, once it passed the limits (openpyxl alone would load a bomb whole)."""
-    check_workbook_file(file_bytes)
-    check_workbook_contents(file_bytes)
-    try:
-        return load_workbook(BytesIO(file_bytes), read_only=True, data_only=True)
-    except Exception:
-        # openpyxl fails in many ways on foreign files (zip, XML, key and value errors);
-        # all mean the same to the uploader.
-        raise ImportRefusedError(not_xlsx_message())
-
-
-def _data_sheet(workbook: Workbook, spec: SheetSpec) -> Worksheet:
-    """The sheet named like the template's, else the first one that is not the 说明 sheet."""
-    if spec.title in workbook.sheetnames:
-        return workbook[spec.title]
-    for name in workbook.sheetnames:
-        if name != INSTRUCTIONS_TITLE:
-            return workbook[name]
-    raise ImportRefusedError(_("The workbook has no data sheet."))
-
-
-def _header_positions(spec: SheetSpec, header_row: tuple[Any, ...] | None) -> dict[str, int]:
-    """Each expected header's column index; refuses the file if any is missing."""
-    found: dict[str, int] = {}
-    for index, cell in enumerate(header_row or ()):
-        if isinstance(cell, str):
-            # Tolerate the "*" some people add to mark a required column, and older header words.
-            name = cell.strip().strip("*＊").strip()
-            found.setdefault(HEADER_ALIASES.get(name, name), index)
-    missing = [header for header in spec.headers if header not in found]
-    if len(missing) == len(spec.headers):
-        raise ImportRefusedError(
-            _("The first row of the sheet holds none of the expected headers (%(headers)s): use the template.")
-            % {"headers": "、".join(spec.headers)}
-        )
-    if missing:
-        raise ImportRefusedError(
-            _("Column headers missing from the first row: %(headers)s. Use the template and keep its first row.")
-            % {"headers": "、".join(missing)}
-        )
-    return {header: found[header] for header in spec.headers}
-
-
 def read_rows(kind: str, file_bytes: bytes) -> list[SheetRow]:
-    """The non-empty data rows of a workbook of ``kind``; raises :class:`ImportRefusedError`.
+    """The non-empty data rows of a workbook of ``kind``, all at once; raises :class:`ImportRefusedError`.
 
-    Refuses a file that is not an .xlsx, whose first row lacks a template header, with more
-    than ``settings.REGISTRY_IMPORT_MAX_ROWS`` rows, or past the limits of
-    :mod:`registry.excel.limits` (checked before the file is opened, and again here as the
-    rows are read: blank rows count). Columns not in the template are ignored.
+    For small files and tests: imports stream them (:class:`DataSheet`), which refuses a file
+    that is not an .xlsx, whose first row lacks a template header, with more than
+    ``settings.REGISTRY_IMPORT_MAX_ROWS`` rows, or past the limits of
+    :mod:`registry.excel.limits` (checked before the file is opened, and again as the rows
+    are read: blank rows count). Columns not in the template are ignored.
     """
-    try:
-        spec = spec_for(kind)
-    except ValueError:
-        raise ImportRefusedError(_("Unknown kind of import: %(kind)s.") % {"kind": kind})
-    limits = ImportLimits.from_settings()
-    max_rows = limits.data_rows
-    workbook = _open(file_bytes)
-    try:
-        sheet = _data_sheet(workbook, spec)
-        lines = sheet.iter_rows(values_only=True)
-        positions = _header_positions(spec, next(lines, None))
-        rows: list[SheetRow] = []
-        for number, line in enumerate(lines, start=2):
-            if number > limits.sheet_rows:
-                raise too_many_rows(limits)
-            if len(line) > limits.columns:
-                raise too_many_columns(limits)
-            cells = {header: line[index] if index < len(line) else None for header, index in positions.items()}
-            if any(isinstance(value, str) and len(value) > limits.cell_chars for value in cells.values()):
-                raise cell_too_long(limits, number)
-            if all(is_blank(value) for value in cells.values()):
-                continue
-            if len(rows) == max_rows:
-                raise ImportRefusedError(
-                    _("The file has more than %(max)d rows: split it into several files.") % {"max": max_rows}
-                )
-            rows.append(SheetRow(number, cells))
-        return rows
-    except ImportRefusedError:
-        raise
-    except Exception:
-        # A sheet is read lazily: a damaged file may only fail here.
-        raise ImportRefusedError(not_xlsx_message())
-    finally:
-        workbook.close()
+    with DataSheet(kind, file_bytes) as sheet:  # refuses an unknown kind too
+        return list(sheet.rows())
 
 
 def masked_copy_message() -> str:
@@ -206,15 +117,70 @@ def masked_copy_message() -> str:
     )
 
 
-def refuse_masked_copy(spec: SheetSpec, rows: list[SheetRow]) -> None:
-    """Refuse a masked export sent back: most of its ID and phone cells are masks (``*``).
+class Spool:
+    """The data rows of a sheet, kept in a temporary file as they are counted, for the import to read back.
 
-    Each such row would otherwise be reported with its own "not a valid number" errors; the
-    uploader needs one answer about the file.
+    Every row must be read before the first is imported (the file is refused as a whole if it
+    holds too many rows, or is a masked export), and reading the sheet's XML again would cost
+    as much as that first pass (4 s for 100,000 rows). Their values are kept instead, pickled a
+    thousand rows at a time into a private temporary file (13 MB for 100,000 rows) and read back
+    in a tenth of that time: memory holds a batch, not the file's rows. The file holds only values this
+    process read from the sheet and wrote itself, and goes when the import ends.
     """
-    headers = [column.header for column in spec.columns if column.pii]
-    filled = masked = 0
-    for row in rows:
+
+    def __init__(self, sheet: DataSheet) -> None:
+        self.headers = list(sheet.positions)
+        self.file = tempfile.TemporaryFile(prefix="registry-import-")  # noqa: SIM115  (closed by close())
+        self.count = 0
+        self._pending: list[tuple[int, tuple[Any, ...]]] = []
+
+    def add(self, row: SheetRow) -> None:
+        self._pending.append((row.number, tuple(row.cells.values())))
+        self.count += 1
+        if len(self._pending) == SPOOL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        pickle.dump(self._pending, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pending = []
+
+    def rows(self) -> Iterator[SheetRow]:
+        """The rows kept, in sheet order (once all are added)."""
+        if self._pending:
+            self._flush()
+        self.file.seek(0)
+        while True:
+            try:
+                chunk = pickle.load(self.file)  # noqa: S301  (written above by this process, from the sheet)
+            except EOFError:
+                return
+            for number, values in chunk:
+                yield SheetRow(number, dict(zip(self.headers, values, strict=True)))
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def count_rows(sheet: DataSheet, spool: Spool | None = None) -> int:
+    """The sheet's data rows, counted (and kept in ``spool``); refuses the file if it has too many,
+    or is a masked export sent back.
+
+    A masked export has most of its ID and phone cells masked (``*``). Each such row would
+    otherwise be reported with its own "not a valid number" errors; the uploader needs one
+    answer about the file.
+    """
+    headers = [column.header for column in sheet.spec.columns if column.pii]
+    count = filled = masked = 0
+    for row in sheet.rows():
+        count += 1
+        if spool is not None:
+            spool.add(row)
         for header in headers:
             value = row.cells.get(header)
             if isinstance(value, str) and value.strip():
@@ -222,6 +188,7 @@ def refuse_masked_copy(spec: SheetSpec, rows: list[SheetRow]) -> None:
                 masked += "*" in value or "＊" in value
     if masked and masked * 2 > filled:
         raise ImportRefusedError(masked_copy_message())
+    return count
 
 
 def _parse_cells(spec: SheetSpec, row: SheetRow, result: ImportResult) -> tuple[dict[str, Any], set[str]]:
@@ -242,18 +209,18 @@ def _parse_cells(spec: SheetSpec, row: SheetRow, result: ImportResult) -> tuple[
     return values, bad
 
 
-def _parse(spec: SheetSpec, row: SheetRow, result: ImportResult) -> dict[str, Any] | None:
-    """The row's model values, or ``None`` after reporting its unreadable cells."""
-    values, bad = _parse_cells(spec, row, result)
+def _parse(spec: SheetSpec, row: SheetRow) -> dict[str, Any] | None:
+    """The row's model values, or ``None`` if a cell is unreadable."""
+    values, bad = _parse_cells(spec, row, ImportResult())
     return None if bad else values
 
 
 def _model_errors(spec: SheetSpec, values: dict[str, Any], skip: set[str]) -> ValidationError | None:
     """The model's own errors about the readable cells of a row that failed anyway.
 
-    A row with unreadable cells never reaches ``save_row``; the model's ``full_clean()`` is run
-    here with the readable values (the unreadable fields excluded), so the report names every
-    problem of the row at once, not the next one after each fix.
+    A row with unreadable cells is not saved; the model's ``full_clean()`` is run here with the
+    readable values (the unreadable fields excluded), so the report names every problem of the
+    row at once, not the next one after each fix.
     """
     model = spec.model
     names = {f.name for f in model._meta.concrete_fields}
@@ -273,73 +240,60 @@ def _model_errors(spec: SheetSpec, values: dict[str, Any], skip: set[str]) -> Va
 
 
 def _report_validation_error(spec: SheetSpec, row: int, exc: ValidationError, result: ImportResult) -> None:
+    """Each message of ``exc`` under the column of its field (row-wide ones under the key column), once."""
     errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    known = {(error["column"], error["message"]) for error in result.errors if error["row"] == row}
     for field_name, messages in errors.items():
         header = spec.key_header if field_name == NON_FIELD_ERRORS else spec.header_for_field(field_name)
         for message in messages:
-            result.add_error(row, header, message)
+            if (header, str(message)) not in known:
+                known.add((header, str(message)))
+                result.add_error(row, header, message)
 
 
-def _report_model_errors(
-    spec: SheetSpec, row: int, values: dict[str, Any], skip: set[str], result: ImportResult, since: int
+def _import_batch(
+    spec: SheetSpec, rows: list[SheetRow], session: ImportSession, seen: dict[Hashable, int], result: ImportResult
 ) -> None:
-    """Add the model's errors about the fields not in ``skip``, each not yet reported for the row."""
-    exc = _model_errors(spec, values, skip)
-    if exc is None:
-        return
-    found = ImportResult()
-    _report_validation_error(spec, row, exc, found)
-    known = {(error["column"], error["message"]) for error in result.errors[since:]}
-    for error in found.errors:
-        if (error["column"], error["message"]) not in known:
-            known.add((error["column"], error["message"]))
-            result.errors.append(error)
+    """Import one batch of rows: count what was saved, report every problem of the others (in row order).
 
-
-def _import_row(
-    spec: SheetSpec, row: SheetRow, session: ImportSession, seen: dict[Any, int], result: ImportResult
-) -> None:
-    """Parse, check and save one row in its own savepoint, counting it or reporting its errors.
-
-    A failed row is reported whole: its unreadable cells, then whatever the model finds wrong
-    with the rest (each problem once).
+    A row with unreadable cells is reported with them and with whatever the model finds wrong
+    with the rest; a readable row is saved with the batch (``records.save_rows``), or reported
+    with the model's errors, as a duplicate of an earlier row, or as refused by the database.
     """
-    errors_before = len(result.errors)
-    values, bad = _parse_cells(spec, row, result)
-    if bad:
-        _report_model_errors(spec, row.number, values, bad, result, errors_before)
-        return
-    key: NaturalKey = natural_key(spec, values)
-    if key.value in seen:
-        result.add_error(
-            row.number,
-            key.header,
-            _("Same record as row %(row)d of this file; fill it in once.") % {"row": seen[key.value]},
-        )
-        return
-    session.discard()  # whatever a failed row before this one found was rolled back with it
-    try:
-        with transaction.atomic():
-            outcome = save_row(spec, values, session)
-    except ValidationError as exc:
-        _report_validation_error(spec, row.number, exc, result)
-        reported = {spec.header_for_field(name) for name in getattr(exc, "error_dict", {})}
-        skip = {column.field for column in spec.columns if column.header in reported}
-        _report_model_errors(spec, row.number, values, skip, result, errors_before)
-        return
-    except (IntegrityError, DataError):
-        # Validation passed but the database refused (e.g. the same record saved meanwhile).
-        logger.warning("Excel import row %s refused by the database", row.number, exc_info=True)
-        result.add_error(row.number, spec.key_header, _("The database refused this row; please import it again."))
-        return
-    session.keep()
-    seen[key.value] = row.number
-    if outcome == Outcome.CREATED:
-        result.created += 1
-    elif outcome == Outcome.UPDATED:
-        result.updated += 1
-    else:
-        result.unchanged += 1
+    reports: dict[int, ImportResult] = {}
+    parsed: dict[int, ParsedRow] = {}
+    for row in rows:
+        report = ImportResult()
+        values, bad = _parse_cells(spec, row, report)
+        if bad:
+            model_errors = _model_errors(spec, values, bad)
+            if model_errors is not None:
+                _report_validation_error(spec, row.number, model_errors, report)
+            reports[row.number] = report
+        else:
+            parsed[row.number] = ParsedRow(row.number, values, natural_key(spec, values))
+    for number, outcome in save_rows(spec, list(parsed.values()), session, seen).items():
+        if isinstance(outcome, Duplicate):
+            report = reports[number] = ImportResult()
+            message = _("Same record as row %(row)d of this file; fill it in once.") % {"row": outcome.row}
+            report.add_error(number, parsed[number].key.header, message)
+        elif isinstance(outcome, ValidationError):
+            report = reports[number] = ImportResult()
+            _report_validation_error(spec, number, outcome, report)
+        elif outcome == Outcome.CREATED:
+            result.created += 1
+        elif outcome == Outcome.UPDATED:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    for number in sorted(reports):
+        result.errors += reports[number].errors
+
+
+def _batches(rows: Iterable[SheetRow], size: int) -> Iterator[list[SheetRow]]:
+    rows = iter(rows)
+    while batch := list(islice(rows, size)):
+        yield batch
 
 
 def import_workbook(
@@ -349,27 +303,30 @@ def import_workbook(
     progress: Progress | None = None,
     *,
     acting_user: AnyUser | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportResult:
     """Import a workbook of ``kind`` into ``compound``'s schema; raises :class:`ImportRefusedError`.
 
     ``acting_user`` is the uploader, whose rights the actions apply (only police roles may
     set or clear 重点人员); ``None`` is a system import. ``progress(processed, total)`` is
-    called before the first row, every :data:`PROGRESS_EVERY` rows and after the last.
-    Run it outside a long transaction of your own if others should see rows as they are saved.
+    called before the first row and after each batch of ``batch_rows`` rows, each committed on
+    its own: run it outside a long transaction of your own if others should see rows as they
+    are saved. Uploads are imported by :func:`run_import` instead, in the job worker.
     """
-    rows = read_rows(kind, file_bytes)  # refuses an unknown kind too
-    spec = spec_for(kind)
-    refuse_masked_copy(spec, rows)
-    result = ImportResult(total=len(rows))
-    session = ImportSession(compound, acting_user)
-    seen: dict[Any, int] = {}
-    if progress:
-        progress(0, result.total)
-    with tenant_context(compound):
-        for done, row in enumerate(rows, start=1):
-            _import_row(spec, row, session, seen, result)
-            if progress and (done % PROGRESS_EVERY == 0 or done == result.total):
-                progress(done, result.total)
+    with DataSheet(kind, file_bytes) as sheet, Spool(sheet) as spool:  # refuses an unknown kind too
+        result = ImportResult(total=count_rows(sheet, spool))
+        session = ImportSession(compound, acting_user)
+        seen: dict[Hashable, int] = {}
+        if progress:
+            progress(0, result.total)
+        done = 0
+        with tenant_context(compound):
+            for batch in _batches(spool.rows(), batch_rows):
+                with transaction.atomic():
+                    _import_batch(sheet.spec, batch, session, seen, result)
+                done += len(batch)
+                if progress:
+                    progress(done, result.total)
     return result
 
 
@@ -380,18 +337,18 @@ def _uploader(job: ImportJob) -> AnyUser | None:
     return get_user_model().objects.filter(pk=job.created_by_id).first() or AnonymousUser()
 
 
-def _keys_saved_before(spec: SheetSpec, rows: list[SheetRow], errors: list[dict[str, Any]]) -> dict[Any, int]:
+def _keys_saved_before(spec: SheetSpec, rows: Iterable[SheetRow], errors: list[dict[str, Any]]) -> dict[Hashable, int]:
     """The natural keys of the rows a previous run saved, as the ``seen`` map it had built.
 
     A row was saved if it has no error in the report: parsing it again (no database) gives its
     key, so a later row repeating it is still reported as a duplicate after a restart.
     """
     failed = {error["row"] for error in errors}
-    seen: dict[Any, int] = {}
+    seen: dict[Hashable, int] = {}
     for row in rows:
         if row.number in failed:
             continue
-        values = _parse(spec, row, ImportResult())
+        values = _parse(spec, row)
         if values is not None:
             seen.setdefault(natural_key(spec, values).value, row.number)
     return seen
@@ -433,31 +390,32 @@ def _import_in_batches(
     job: ImportJob, compound: Compound, should_stop: Callable[[], bool] | None, batch_rows: int
 ) -> None:
     """Import the rows of ``job`` after its checkpoint, committing each batch with the counters."""
-    rows = read_rows(job.kind, _uploaded_file(job))  # refuses an unknown kind too
-    spec = spec_for(job.kind)
-    refuse_masked_copy(spec, rows)
-    start = min(job.processed_rows, len(rows))
-    # Counts and errors continue from the checkpoint (all zero on a first run).
-    result = ImportResult(
-        total=len(rows),
-        created=job.created_count,
-        updated=job.updated_count,
-        unchanged=job.unchanged_count,
-        errors=list(job.errors),
-    )
-    seen = _keys_saved_before(spec, rows[:start], result.errors)
-    session = ImportSession(compound, _uploader(job))
-    if job.total_rows != len(rows):
-        job.total_rows = len(rows)
-        job.save(update_fields=["total_rows"])
-    for offset in range(start, len(rows), batch_rows):
-        if should_stop and should_stop():
-            raise ImportInterruptedError(f"import job {job.pk} stopped after {offset} of {len(rows)} rows")
-        batch = rows[offset : offset + batch_rows]
-        with transaction.atomic():
-            for row in batch:
-                _import_row(spec, row, session, seen, result)
-            _checkpoint(job, offset + len(batch), result)
+    with DataSheet(job.kind, _uploaded_file(job)) as sheet, Spool(sheet) as spool:  # refuses an unknown kind too
+        total = count_rows(sheet, spool)
+        start = min(job.processed_rows, total)
+        # Counts and errors continue from the checkpoint (all zero on a first run).
+        result = ImportResult(
+            total=total,
+            created=job.created_count,
+            updated=job.updated_count,
+            unchanged=job.unchanged_count,
+            errors=list(job.errors),
+        )
+        rows = spool.rows()
+        seen = _keys_saved_before(sheet.spec, islice(rows, start), result.errors)
+        # The audit rows of the writes name the job: one import's rows can be told from another's.
+        session = ImportSession(compound, _uploader(job), detail={"import_job": job.pk})
+        if job.total_rows != total:
+            job.total_rows = total
+            job.save(update_fields=["total_rows"])
+        done = start
+        for batch in _batches(rows, batch_rows):
+            if should_stop and should_stop():
+                raise ImportInterruptedError(f"import job {job.pk} stopped after {done} of {total} rows")
+            with transaction.atomic():
+                _import_batch(sheet.spec, batch, session, seen, result)
+                done += len(batch)
+                _checkpoint(job, done, result)
 
 
 def _try_lock(job: ImportJob, compound: Compound) -> bool:

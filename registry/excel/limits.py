@@ -2,11 +2,12 @@
 
 An .xlsx is a zip of XML parts, and a few megabytes of zip can hold an absurd workbook: 3 MB
 held a sheet of 21 million blank rows (the server busy 369 s, +1.8 GB), 1.1 MB held shared
-strings of 418 MB (issue #7). openpyxl, even read-only, is no defence of its own: opening a
-file loads the shared strings, the styles and the workbook part whole, and walks every sheet
-that does not state its size (``<dimension>``) to its end, keeping some 90 bytes per row it
-passes; reading a sheet keeps its rows' elements until the end too. So a file is checked in
-two steps before openpyxl opens it:
+strings of 418 MB (issue #7). A reader is no defence of its own: the import's reader
+(``registry.excel.reader``) streams a sheet, but keeps the shared strings whole and reads
+every row a sheet holds, blank or not; openpyxl (the error file's writer, the exports) loads
+the shared strings, the styles and the workbook part whole, and walks every sheet that does
+not state its size (``<dimension>``) to its end. So a file is checked in two steps before
+any of them reads it:
 
 :func:`check_workbook_file`, at upload (``registry.forms.ImportForm``) and again in the job
     Cheap: it reads the zip's central directory, the part list and the first bytes of each
@@ -14,7 +15,7 @@ two steps before openpyxl opens it:
     part declares unpacked, alone, in total and against its packed size (zipfile never
     unpacks a part past its declared size: a part that lies fails its CRC check); the rows
     and columns a sheet's ``<dimension>`` states.
-:func:`check_workbook_contents`, in the job, before openpyxl opens the file
+:func:`check_workbook_contents`, in the job, before the reader opens the file
     Streams every part through expat (no tree: constant memory) and stops at the first
     limit passed: rows (blank rows and skipped row numbers included), cells and columns per
     row, characters per cell, elements per row or per shared string, markup outside a
@@ -22,25 +23,28 @@ two steps before openpyxl opens it:
     element names (``row``, ``c``, ``si``), as openpyxl's parsers do, so a part does not escape
     them by sitting under another name.
 
-The importer still counts rows (blank ones included), columns and cell lengths as it reads
-(``registry.excel.importer.read_rows``), so the limits hold even for a file that skipped this.
+The reader still counts rows (blank ones included), columns and cell lengths as it reads
+(``registry.excel.reader.DataSheet.rows``), so the limits hold even for a file that skipped this.
 
-The limits, and why they are what they are (settings ``REGISTRY_IMPORT_*``, the rest here):
+The limits, and why they are what they are (settings ``REGISTRY_IMPORT_*``, the rest here),
+measured on a street office's roster of 100,000 persons (issue #8, ``bench/import.py``):
 
-- 10 MB upload: the template filled with the 20,000 rows an import may hold weighs 1-2 MB.
-- 100 MB unpacked in total, 50 MB per worksheet: such a sheet unpacks to 12-20 MB; a sheet
-  is streamed, so its size costs time, not memory.
-- 10 MB and 200,000 shared strings: openpyxl loads them all when it opens the file, each a
-  Python object; 20,000 rows of distinct names, ID numbers, phones and notes make about 4 MB
-  and 120,000 strings. The costliest file within both caps adds about 35 MB to the worker
-  and takes it 3 s (tests/registry/test_import_bombs.py measures it).
-- 2 MB for every other part (styles, workbook, relationships, ...): openpyxl parses these
-  whole; real ones weigh kilobytes.
+- 10 MB upload: the roster weighs 6.5 MB as openpyxl (and our exports) write it, 6.0 MB as
+  Excel saves it; with every column filled (a phone, tags and a note on every row), 8.1 MB.
+- 250 MB unpacked in total, 200 MB per worksheet: the roster's sheet unpacks to 63 MB with
+  inline strings, 37 MB with shared ones (92 MB and 46 MB filled); a sheet is streamed, so
+  its size costs time (a few seconds per 100,000 rows and pass), not memory.
+- 40 MB and 1,000,000 shared strings: the reader keeps them all, packed (about their text's
+  size); the roster has 265,000 (7.3 MB), every distinct name, ID number and phone once.
+  The costliest file within both caps adds about 35 MB to the worker
+  (tests/registry/test_import_bombs.py measures it).
+- 2 MB for every other part (styles, workbook, relationships, ...): they are parsed whole;
+  real ones weigh kilobytes.
 - Packed at most 100:1 (parts over 1 MB): real sheets pack 5-20:1; the shared-strings bomb
   was 380:1; below 1 MB the ratio cannot hurt.
-- 20,000 data rows (``REGISTRY_IMPORT_MAX_ROWS``) and 1,000 blank rows
+- 100,000 data rows (``REGISTRY_IMPORT_MAX_ROWS``) and 1,000 blank rows
   (``REGISTRY_IMPORT_MAX_BLANK_ROWS``): every row a sheet holds is read, blank or not, so a
-  sheet may hold its header, 20,000 rows of data and 1,000 blank rows, wherever they sit; a
+  sheet may hold its header, 100,000 rows of data and 1,000 blank rows, wherever they sit; a
   sheet that holds more is refused (not cut short: data after a long gap must not be lost
   silently). The refusal says to delete the empty rows below the data.
 - 64 columns (``REGISTRY_IMPORT_MAX_COLUMNS``): the widest template has 15.
@@ -73,15 +77,17 @@ __all__ = [
     "check_workbook_contents",
     "check_workbook_file",
     "not_xlsx_message",
+    "open_zip",
     "too_large_message",
     "too_many_columns",
     "too_many_rows",
+    "xml_parser",
 ]
 
 MB = 1024 * 1024
 MAX_PARTS = 1000  # a workbook has a dozen parts; a few hundred with many sheets and pictures
-MAX_WORKSHEET_BYTES = 50 * MB
-MAX_SHARED_STRINGS_BYTES = 10 * MB
+MAX_WORKSHEET_BYTES = 200 * MB
+MAX_SHARED_STRINGS_BYTES = 40 * MB
 MAX_OTHER_PART_BYTES = 2 * MB
 MAX_PACKING_RATIO = 100
 PACKING_RATIO_FROM_BYTES = 1 * MB
@@ -92,9 +98,9 @@ MAX_SHEET_MARKUP_BYTES = 256 * 1024
 # inside one shared string: openpyxl holds a row's, or a string's, whole tree at once.
 MAX_ROW_ELEMENTS = 4096
 MAX_STRING_ELEMENTS = 1024
-# Shared strings: openpyxl makes each a Python object when it opens the file. 20,000 rows of
-# distinct names, ID numbers, phones, addresses and notes make about 120,000.
-MAX_SHARED_STRINGS = 200_000
+# Shared strings: the reader keeps them all, packed (registry.excel.reader.SharedStrings). 100,000
+# rows of distinct names, ID numbers, phones, addresses and notes make about 600,000.
+MAX_SHARED_STRINGS = 1_000_000
 # Attributes of an element inside a row (r, s, t, spans, ht, ... : a dozen at most, short).
 MAX_ROW_ATTRIBUTES = 32
 MAX_ROW_ATTRIBUTE_CHARS = 1024  # names and values of one element's attributes together
@@ -112,6 +118,7 @@ WORKSHEET = re.compile(r"xl/worksheets/[^/]+\.xml")
 # another name would escape the size caps above.
 WORKBOOK_TYPES = frozenset({XLSX, XLSM, XLTX, XLTM})
 CELL_REFERENCE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+DIGITS = "0123456789"
 ENCRYPTED = 0x1  # general purpose flag bit 0 of a zip entry
 
 
@@ -202,7 +209,7 @@ def check_workbook_file(data: bytes) -> None:
     limits = ImportLimits.from_settings()
     if len(data) > limits.upload_bytes:
         raise ImportRefusedError(too_large_message(limits))
-    with _open_zip(data) as archive:
+    with open_zip(data) as archive:
         parts = archive.infolist()
         _check_part_sizes(parts, limits)
         _check_content_types(archive)
@@ -211,7 +218,7 @@ def check_workbook_file(data: bytes) -> None:
                 _check_stated_dimension(archive, part, limits)
 
 
-def _open_zip(data: bytes) -> zipfile.ZipFile:
+def open_zip(data: bytes) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(BytesIO(data))
     except Exception:
@@ -265,7 +272,7 @@ def _check_content_types(archive: zipfile.ZipFile) -> None:
 
 def _parse(stream: IO[bytes], start: Callable[[str, list[str]], None]) -> None:
     """Run ``start(name, attributes)`` on each element of a small part; refuse it if it is not XML."""
-    parser = _parser()
+    parser = xml_parser()
     parser.StartElementHandler = start
     try:
         while chunk := stream.read(CHUNK_BYTES):
@@ -293,7 +300,7 @@ def _check_stated_dimension(archive: zipfile.ZipFile, part: zipfile.ZipInfo, lim
         if local in ("dimension", "sheetData"):
             raise _HeadReadError
 
-    parser = _parser()
+    parser = xml_parser()
     parser.StartElementHandler = start
     with archive.open(part) as stream:
         try:
@@ -315,7 +322,7 @@ def _check_reference(reference: str, limits: ImportLimits) -> None:
         raise too_many_columns(limits)
 
 
-def _parser() -> expat.XMLParserType:
+def xml_parser() -> expat.XMLParserType:
     """An expat parser that refuses any DTD: no entity can expand, no xlsx has one."""
     parser = expat.ParserCreate()
     parser.ordered_attributes = True
@@ -342,7 +349,7 @@ def check_workbook_contents(data: bytes) -> None:
     break was counted here.
     """
     limits = ImportLimits.from_settings()
-    with _open_zip(data) as archive:
+    with open_zip(data) as archive:
         for part in archive.infolist():
             with archive.open(part) as stream:
                 _PartScan(limits, part.filename).run(stream)
@@ -354,7 +361,7 @@ class _PartScan:
     def __init__(self, limits: ImportLimits, name: str) -> None:
         self.limits = limits
         self.name = name
-        self.parser = _parser()
+        self.parser = xml_parser()
         self.parser.StartElementHandler = self.start
         self.parser.EndElementHandler = self.end
         self.parser.CharacterDataHandler = self.text
@@ -368,6 +375,7 @@ class _PartScan:
         self.row_elements = 0
         self.cells = 0  # in the current row
         self.column = 0  # of the current or last cell of the row
+        self.columns: dict[str, int] = {}  # column letters (as the references spell them) → column
         self.cell_depth = 0
         self.cell_chars = 0
         self.stray_chars = 0
@@ -405,7 +413,8 @@ class _PartScan:
 
     def start(self, name: str, attributes: list[str]) -> None:
         self.last_event = self.parser.CurrentByteIndex
-        local = name.rpartition(":")[2]
+        # Called for every element of every part (a 100,000-row sheet has millions): kept lean.
+        local = name.rpartition(":")[2] if ":" in name else name
         if self.row_depth:
             self.start_in_row(local, attributes)
         elif local == "row":
@@ -435,7 +444,8 @@ class _PartScan:
         self.row_depth, self.row_elements, self.cells, self.column = 1, 1, 0, 0
 
     def start_in_row(self, local: str, attributes: list[str]) -> None:
-        self.check_attributes(attributes)
+        if len(attributes) > 2 * MAX_ROW_ATTRIBUTES or sum(map(len, attributes)) > MAX_ROW_ATTRIBUTE_CHARS:
+            raise _unpacks_too_large(self.name)  # check_attributes(), inlined: this runs for every cell
         self.row_depth += 1
         self.row_elements += 1
         if self.row_elements > MAX_ROW_ELEMENTS:
@@ -445,10 +455,20 @@ class _PartScan:
         elif local == "c":
             self.cell_depth, self.cell_chars = 1, 0
             self.cells += 1
-            reference = CELL_REFERENCE.fullmatch(_attribute(attributes, "r"))
-            self.column = column_index_from_string(reference[1].upper()) if reference else self.column + 1
+            self.column = self.column_of(_attribute(attributes, "r"))
             if self.cells > self.limits.columns or self.column > self.limits.columns:
                 raise too_many_columns(self.limits)
+
+    def column_of(self, reference: str) -> int:
+        """The column of a cell reference like ``AB12``; the next column if it has none (or a bad one)."""
+        letters = reference.rstrip(DIGITS)
+        column = self.columns.get(letters)
+        if column is None or letters == reference:
+            found = CELL_REFERENCE.fullmatch(reference)
+            if found is None:
+                return self.column + 1
+            column = self.columns[letters] = column_index_from_string(found[1].upper())
+        return column
 
     def check_attributes(self, attributes: list[str]) -> None:
         if len(attributes) > 2 * MAX_ROW_ATTRIBUTES or sum(map(len, attributes)) > MAX_ROW_ATTRIBUTE_CHARS:

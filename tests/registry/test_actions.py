@@ -17,10 +17,12 @@ from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils import translation
 
 from district.models import AuditAction, AuditEntry
 from district.realtime import send_event_on_commit
 from registry import actions
+from registry.bulk import BulkRecord, stored_state
 from registry.events import registry_group
 from registry.models import Address, House, Lease, Organisation, Person, Vehicle
 from tests.factories import AddressPathFactory, RoleFactory, make_id_number, make_uscc
@@ -228,6 +230,175 @@ def test_bulk_create_validates_every_row_and_writes_one_row_and_one_event(in_a, 
     assert AuditEntry.objects.count() == rows and sent == []
 
 
+def test_ensure_address_paths_creates_what_is_missing_once_with_one_row_and_one_event(in_a, officer, committing):
+    existing = actions.do_create_address(in_a, parent=None, number="20", acting_user=officer)
+    rows = AuditEntry.objects.count()
+    paths = [("20", "1", "1", "101"), ("20", "1", "1", "102"), ("21", "2"), ("20", "1", "1", "101")]
+    with committing() as sent:
+        ensured = actions.do_ensure_address_paths(in_a, paths, acting_user=officer, detail={"import_job": 7})
+    # Created in the order the paths name them, with the codes and full names do_create_address gives.
+    room = ensured.found[("20", "1", "1", "101")]
+    assert room.level == "room" and room.full_name == "阳光花园20号楼1单元1层101室"
+    assert room.code == f"{existing.code}010010001"  # unit 01, floor 001, room 0001 beneath the building
+    assert ensured.found[("20", "1", "1", "102")].code.endswith("0002")
+    assert ensured.found[("21", "2")].parent.number == "21" and not ensured.refused
+    created = Address.objects.exclude(pk=existing.pk)
+    assert created.count() == 6  # unit, floor, two rooms; building 21 and its unit
+    # One audit row names every node created (the building that existed is not among them), one event counts them.
+    assert AuditEntry.objects.count() == rows + 1
+    entry = last_entry()
+    assert (entry.action, entry.user, entry.object_type) == (AuditAction.CREATE, officer, "registry.address")
+    assert sorted(entry.object_ids) == sorted(created.values_list("pk", flat=True))
+    assert entry.detail == {
+        "fields": ["code", "full_name", "level", "number", "parent", "seq"],
+        "count": 6,
+        "import_job": 7,
+    }
+    assert sent == [
+        ([registry_group(in_a)], {"type": "registry.address.bulk_created", "compound": in_a.code, "count": 6})
+    ]
+    # Again: everything is found, nothing written, nothing announced.
+    with committing() as sent:
+        again = actions.do_ensure_address_paths(in_a, paths, acting_user=officer)
+    assert again.found == {path: ensured.found[path] for path in paths}
+    assert AuditEntry.objects.count() == rows + 1 and sent == []
+    # A fifth level is refused, and so is a path whose new node is invalid; the rest is created.
+    with committing() as sent:
+        refused = actions.do_ensure_address_paths(
+            in_a, [("22", "1", "1", "101", "9"), ("2" * 17,), ("22", "1")], acting_user=officer
+        )
+    assert set(refused.refused) == {("22", "1", "1", "101", "9"), ("2" * 17,)}
+    assert list(refused.found) == [("22", "1")] and not Address.objects.filter(number="2" * 17).exists()
+
+
+def test_ensure_address_paths_rolled_back_leaves_nothing(in_a, officer, committing):
+    rows = AuditEntry.objects.count()
+
+    class AbortError(Exception):
+        pass
+
+    with committing() as sent, pytest.raises(AbortError), transaction.atomic():
+        actions.do_ensure_address_paths(in_a, [("30", "1", "1", "101")], acting_user=officer)
+        raise AbortError
+    assert not Address.objects.filter(number="30").exists()
+    assert AuditEntry.objects.count() == rows and sent == []
+
+
+def person_record(person: Person) -> BulkRecord[Person]:
+    """A stored person as a bulk save gets it: read, remembered as stored, then changed by the caller."""
+    stored = Person.objects.get(pk=person.pk)
+    return BulkRecord(stored, stored_state(stored))
+
+
+def test_bulk_save_creates_updates_and_skips_unchanged_with_one_row_and_one_event_per_verb(in_a, officer, committing):
+    same = actions.do_save_person(Person(name="孙坚", id_number=make_id_number(seq=740)), acting_user=officer)
+    moved = actions.do_save_person(Person(name="孙策", id_number=make_id_number(seq=741)), acting_user=officer)
+    rows = AuditEntry.objects.count()
+    new = [Person(name=f"吴兵{n}", id_number=make_id_number(seq=742 + n), phone="13800001111") for n in range(3)]
+    unchanged, changed = person_record(same), person_record(moved)
+    changed.obj.phone, changed.obj.notes = "13900002222", "迁入"
+    records = [*(BulkRecord(p) for p in new), unchanged, changed]
+
+    with committing() as sent:
+        actions.do_bulk_save(Person, records, acting_user=officer, detail={"import_job": 9})
+
+    assert [r.outcome for r in records] == ["created"] * 3 + ["unchanged", "updated"]
+    assert Person.objects.filter(name__startswith="吴兵").count() == 3
+    # The derived values were stored as single saves store them (pinyin, birth date from the ID number).
+    saved = Person.objects.get(pk=new[0].pk)
+    assert (saved.name_pinyin, saved.birth_date, saved.sex) == ("wubing0", datetime.date(1980, 5, 17), "M")
+    assert (Person.objects.get(pk=moved.pk).phone, Person.objects.get(pk=moved.pk).notes) == ("13900002222", "迁入")
+    assert Person.objects.get(pk=moved.pk).updated_at > moved.updated_at
+    created, updated = AuditEntry.objects.order_by("id")[rows:]
+    assert (created.action, created.user, created.object_ids) == (AuditAction.CREATE, officer, [p.pk for p in new])
+    assert created.detail == {"fields": fields_of(new[0]), "count": 3, "import_job": 9}
+    assert (updated.action, updated.object_ids) == (AuditAction.UPDATE, [moved.pk])
+    assert updated.detail == {"fields": ["notes", "phone"], "count": 1, "import_job": 9}
+    assert "13900002222" not in repr(updated.detail) + repr(sent)  # names, never values
+    group = [registry_group(in_a)]
+    assert sent == [
+        (group, {"type": "registry.person.bulk_created", "compound": in_a.code, "count": 3}),
+        (
+            group,
+            {"type": "registry.person.bulk_updated", "compound": in_a.code, "count": 1, "fields": ["notes", "phone"]},
+        ),
+    ]
+
+
+def test_bulk_save_refuses_bad_records_and_writes_the_rest(in_a, officer, staff_a, committing):
+    key_person = actions.do_save_person(
+        Person(name="典韦", id_number=make_id_number(seq=750), tags=["key_person"]), acting_user=officer
+    )
+    records = [
+        BulkRecord(Person(name="许褚", id_number="370102199001011234")),  # bad check digit
+        BulkRecord(Person(name="曹仁", id_number=make_id_number(seq=751), tags=["key_person"])),
+        BulkRecord(Person(name="曹洪", id_number=make_id_number(seq=752)), problems={"floor": ["缺楼层"]}),
+        BulkRecord(Person(name="夏侯惇", id_number=make_id_number(seq=753))),
+        person_record(key_person),
+    ]
+    records[-1].obj.tags = []  # not police: the stored 重点人员 stays, so nothing changes
+
+    with committing() as sent, translation.override("en"):
+        actions.do_bulk_save(Person, records, acting_user=staff_a)
+
+    bad, tagged, problem, good, kept = records
+    assert "id_number" in bad.error.message_dict and bad.outcome is None
+    assert tagged.error.message_dict == {"tags": ["Only police roles may set or clear the key-person tag."]}
+    assert problem.error.message_dict == {"floor": ["缺楼层"]}
+    assert (good.outcome, kept.outcome) == ("created", "unchanged")
+    assert list(Person.objects.filter(name__in=["许褚", "曹仁", "曹洪", "夏侯惇"]).values_list("name", flat=True)) == [
+        "夏侯惇"
+    ]
+    assert Person.objects.get(pk=key_person.pk).tags == ["key_person"]
+    assert [p["type"] for _g, p in sent] == ["registry.person.bulk_created"]
+
+
+def test_bulk_save_reports_what_the_database_refuses_and_writes_the_rest(in_a, officer, committing):
+    taken = actions.do_save_person(Person(name="张辽", id_number=make_id_number(seq=760)), acting_user=officer)
+    # The caller missed that this number is registered (as a row saved meanwhile by someone else would be).
+    records = [
+        BulkRecord(Person(name="乐进", id_number=make_id_number(seq=761))),
+        BulkRecord(Person(name="张辽（又）", id_number=taken.id_number)),
+        BulkRecord(Person(name="于禁", id_number=make_id_number(seq=762))),
+    ]
+    with committing() as sent, translation.override("en"):
+        actions.do_bulk_save(Person, records, acting_user=officer)
+    assert [r.outcome for r in records] == ["created", None, "created"]
+    assert records[1].error.messages == ["The database refused this row; please import it again."]
+    assert Person.objects.filter(id_number=taken.id_number).get().name == "张辽"
+    assert last_entry().object_ids == [records[0].obj.pk, records[2].obj.pk]
+    assert [p["count"] for _g, p in sent] == [2]
+
+
+def test_bulk_save_prepares_the_records_it_writes_and_rolls_back_with_the_caller(in_a, officer, committing):
+    rows = AuditEntry.objects.count()
+    room = AddressPathFactory("31", "1", "1", "101")
+    house = actions.do_save_house(House(address=room), acting_user=officer)
+    rows = AuditEntry.objects.count()
+    records = [
+        BulkRecord(Person(name="陈宫", id_number=make_id_number(seq=770)), pending=frozenset({"house"})),
+        BulkRecord(Person(name="吕布", id_number=make_id_number(seq=771)), pending=frozenset({"house"})),
+    ]
+    prepared: list[list[str]] = []
+
+    def prepare(writing: list[BulkRecord[Person]]) -> None:
+        prepared.append([r.obj.name for r in writing])
+        writing[0].obj.house_id = house.pk
+        writing[1].refuse(ValidationError({"house": "no room"}))
+
+    class AbortError(Exception):
+        pass
+
+    with committing() as sent, pytest.raises(AbortError), transaction.atomic():
+        actions.do_bulk_save(Person, records, acting_user=officer, prepare=prepare)
+        assert Person.objects.get(name="陈宫").house_id == house.pk
+        assert last_entry().detail["fields"] == sorted([*fields_of(records[0].obj), "house"])
+        raise AbortError
+    assert prepared == [["陈宫", "吕布"]] and records[1].error.message_dict == {"house": ["no room"]}
+    assert not Person.objects.filter(name__in=["陈宫", "吕布"]).exists()
+    assert AuditEntry.objects.count() == rows and sent == []
+
+
 def test_system_writes_are_audited_without_a_user(in_a):
     person = actions.do_save_person(Person(name="诸葛亮", id_number=make_id_number(seq=708)))
     entry = assert_change(None, in_a, person, AuditAction.CREATE, fields_of(person))
@@ -275,6 +446,8 @@ ACTIONS_UNDER_TEST: list[Callable[..., Any]] = [
     actions.do_save_vehicle,
     actions.do_delete,
     actions.do_bulk_create,
+    actions.do_bulk_save,
+    actions.do_ensure_address_paths,
 ]
 
 

@@ -483,10 +483,11 @@ def test_rows_imported_in_a_are_not_visible_in_b(in_a, compound_b):
     assert Person.objects.filter(id_number=ID_1).count() == 1
 
 
-def test_progress_is_reported_every_50_rows(in_a):
+def test_progress_is_reported_after_each_batch(in_a):
     rows = [person_row(姓名=f"居民{n}", 证件号码=make_id_number(seq=n)) for n in range(120)]
     calls: list[tuple[int, int]] = []
-    result = import_workbook("persons", workbook("persons", rows), in_a, progress=lambda *a: calls.append(a))
+    data = workbook("persons", rows)
+    result = import_workbook("persons", data, in_a, progress=lambda *a: calls.append(a), batch_rows=50)
     assert result.created == 120
     assert calls == [(0, 120), (50, 120), (100, 120), (120, 120)]
 
