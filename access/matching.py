@@ -224,8 +224,8 @@ def current_settings(city_id: int | None = None) -> AccessSettings:
     newest = FaceTemplate.objects.order_by("-pk").values("pk")[:1]
     # The count too: deleting a person in the registry cascades to their templates without the
     # enrolment actions (and their version bump) ever running.
-    count = FaceTemplate.objects.order_by().annotate(n=Func(Value(1), function="COUNT", output_field=IntegerField()))
-    count = count.values("n")[:1]
+    counted = FaceTemplate.objects.order_by().annotate(n=Func(Value(1), function="COUNT", output_field=IntegerField()))
+    count = counted.values("n")[:1]
     annotations: dict[str, Any] = {"newest_template": Subquery(newest), "template_count": Subquery(count)}
     if city_id is not None:
         state = WatchlistState.objects.filter(city_id=city_id)

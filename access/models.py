@@ -10,9 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from district.models.fields import user_reference
-
 from access.choices import ConsentMethod, DeviceKind, DeviceStatus
+from district.models.fields import user_reference
 from events.choices import Direction
 
 __all__ = ["AccessSettings", "BiometricConsent", "Card", "Device", "FaceTemplate", "ScreeningBatch", "VisitorPass"]

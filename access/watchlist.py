@@ -38,11 +38,9 @@ from django.utils.translation import gettext_lazy
 
 from access.faces import encode_one, thumbnail_jpeg
 from district.audit import changed_fields, do_record_audit, do_record_change, stored_values
-from district.choices import AreaLevel
 from district.models import Area, AuditAction
-from district.permissions import MANAGE_WATCHLIST, ROLE_CAPABILITIES, VIEW_PII, VIEW_WATCHLIST
+from district.permissions import MANAGE_WATCHLIST, VIEW_PII, VIEW_WATCHLIST, cities_with, city_ids_with
 from district.realtime import send_event_on_commit
-from district.scope import assignments_of, beneath, held_path
 from district.typing import AnyUser
 from events.choices import WATCHED_PERSON_KINDS, WATCHED_PLATE_KINDS, WatchKind
 from events.models import WatchlistEntry, WatchlistFace, WatchlistState
@@ -84,29 +82,14 @@ def watchlist_group(city_id: int) -> str:
 
 
 def watch_cities(user: AnyUser, capability: str = VIEW_WATCHLIST) -> QuerySet[Area]:
-    """The cities in which one of ``user``'s roles carries ``capability`` (every city for a superuser).
-
-    A role's city is the city its node lies beneath (``district.scope.beneath``): a district
-    branch's city is its district's parent, a beat officer's the city above its compound's
-    street and district. Asked with ``watchlist.view`` it gives the lists the user reads, with
-    ``watchlist.manage`` those it keeps, with ``pii.view`` those whose ID numbers it sees whole.
-    """
-    cities = Area.objects.filter(level=AreaLevel.CITY)
-    if not user.is_authenticated:
-        return cities.none()
-    if user.is_superuser:
-        return cities
-    held = [held_path(ra) for ra in assignments_of(user) if capability in ROLE_CAPABILITIES.get(ra.role, ())]
-    if not held:
-        return cities.none()
-    # A handful of cities at most: the rule is applied in Python rather than spelled again in SQL.
-    ids = [city.pk for city in cities.only("pk", "path") if any(beneath(path, city.path) for path in held)]
-    return cities.filter(pk__in=ids)
+    """The cities whose watch-list ``user`` reads (``watchlist.view``), keeps (``watchlist.manage``)
+    or sees ID numbers of whole (``pii.view``): ``district.permissions.cities_with``."""
+    return cities_with(user, capability)
 
 
 def city_ids(user: AnyUser, capability: str) -> set[int]:
     """The ids of :func:`watch_cities` (a set, for membership tests)."""
-    return set(watch_cities(user, capability).values_list("pk", flat=True))
+    return city_ids_with(user, capability)
 
 
 def watch_entries_visible_to(user: AnyUser) -> QuerySet[WatchlistEntry]:

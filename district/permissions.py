@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.db.models import QuerySet
 from django.http import Http404
 
-from district.choices import ROLE_LEVEL, Role
+from district.choices import ROLE_LEVEL, AreaLevel, Role
 from district.models import Area, RoleAssignment
 from district.scope import assignments_of, beneath, held_path, node_path, role_assignments_beneath
 from district.typing import AnyUser
@@ -141,6 +142,31 @@ def has_object_grant(user: AnyUser, action: str, obj: models.Model | None) -> bo
 def can_change_object(user: AnyUser, compound: Compound, obj: models.Model | None) -> bool:
     """Role capability, or a per-object guardian grant (``change_<model>``) in this compound's schema."""
     return has_capability(user, CHANGE_REGISTRY, compound) or has_object_grant(user, "change", obj)
+
+
+def cities_with(user: AnyUser, capability: str) -> QuerySet[Area]:
+    """The cities in which one of ``user``'s roles carries ``capability`` (every city for a superuser).
+
+    A role's city is the city its node lies beneath (``district.scope.beneath``): a district
+    branch's city is its district's parent, a beat officer's the city above its compound. City-wide
+    registers (the watch-list, the mediator roster) are read and kept per city with this.
+    """
+    cities = Area.objects.filter(level=AreaLevel.CITY)
+    if not user.is_authenticated:
+        return cities.none()
+    if user.is_superuser:
+        return cities
+    held = [held_path(ra) for ra in assignments_of(user) if capability in ROLE_CAPABILITIES.get(ra.role, ())]
+    if not held:
+        return cities.none()
+    # A handful of cities at most: the rule is applied in Python rather than spelled again in SQL.
+    ids = [city.pk for city in cities.only("pk", "path") if any(beneath(path, city.path) for path in held)]
+    return cities.filter(pk__in=ids)
+
+
+def city_ids_with(user: AnyUser, capability: str) -> set[int]:
+    """The ids of :func:`cities_with` (a set, for membership tests)."""
+    return set(cities_with(user, capability).values_list("pk", flat=True))
 
 
 # --- The permission declaration (one per page and API endpoint) ------------------------------

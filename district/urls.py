@@ -9,6 +9,7 @@ from district import views
 from district.api import views as api_views
 from district.api.base import Router
 from district.permissions import PUBLIC, declare
+from mediators import offline
 
 router = Router()
 router.register("areas", api_views.AreaViewSet)
@@ -35,11 +36,23 @@ urlpatterns = [
     path("api/device/v1/", include("access.device_urls")),
     path("api/watchlist/", include("access.api_watchlist_urls")),
     path("watchlist/", include("access.urls_watchlist")),
+    path("api/alerts/", include("alerts.api_urls")),
+    path("alerts/", include("alerts.urls")),
+    path("safety/", include("safety.urls")),
+    path("api/safety/", include("safety.api_urls")),
+    # The officer's installable app (issue #11): at the root, so the worker's scope covers every page.
+    path("sw.js", offline.service_worker, name="service-worker"),
+    path("manifest.webmanifest", offline.manifest, name="web-manifest"),
+    path("mediators/", include("mediators.urls")),
+    path("mediation-stats/", include("mediators.stats_urls")),
+    path("api/mediators/", include("mediators.api_urls")),
     path("api/", include(router.urls)),
     path("c/<str:compound>/api/registry/", include("registry.api.urls")),
     path("c/<str:compound>/api/access/", include("access.api_urls")),
     # Before the registry's: its ``<kind>/`` pattern would take ``access/``.
     path("c/<str:compound>/access/", include("access.urls")),
+    path("c/<str:compound>/mediation/", include("mediation.urls")),
+    path("c/<str:compound>/api/mediation/", include("mediation.api_urls")),
     path("c/<str:compound>/", include("registry.urls")),
 ]
 

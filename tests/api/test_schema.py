@@ -76,11 +76,22 @@ def test_every_operation_documents_its_errors(schema):
 
 
 # Endpoints that take a photo: the device API's captures (a gate posts the JPEG it took).
-MULTIPART = {("post", "/api/device/v1/decisions/face/"), ("post", "/api/device/v1/verify/identity/")}
+# File uploads: a gate's capture, a real-name check, a case's attachment (photo or PDF).
+MULTIPART = {
+    ("post", "/api/device/v1/decisions/face/"),
+    ("post", "/api/device/v1/verify/identity/"),
+}
+# Uploads that also take the file base64-encoded in JSON (phones posting from a script).
+MULTIPART_OR_JSON = {("post", "/c/{compound}/api/mediation/attachments/")}
 
 
 def test_request_bodies_are_json(schema):
     for path, method, operation in operations(schema):
         if "requestBody" in operation:
-            expected = {"multipart/form-data"} if (method, path) in MULTIPART else {"application/json"}
+            if (method, path) in MULTIPART_OR_JSON:
+                expected = {"multipart/form-data", "application/json"}
+            elif (method, path) in MULTIPART:
+                expected = {"multipart/form-data"}
+            else:
+                expected = {"application/json"}
             assert set(operation["requestBody"]["content"]) == expected, (method, path)

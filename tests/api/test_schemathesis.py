@@ -90,7 +90,10 @@ def load_schema(user: str) -> Any:
                 {"include-method": ["POST", "PUT", "PATCH"], "checks": {"positive_data_acceptance": WRITES}},
                 {"include-name": "GET /api/audit/", "checks": {"positive_data_acceptance": WRITES}},
                 # An event search reads at most 92 days, from 2000 on, its start before its end.
-                {"include-name": "GET /c/{compound}/api/access/events/", "checks": {"positive_data_acceptance": WRITES}},
+                {
+                    "include-name": "GET /c/{compound}/api/access/events/",
+                    "checks": {"positive_data_acceptance": WRITES},
+                },
                 # The key-person tag is police information: other roles may not filter by it.
                 *(
                     [{"include-name": f"GET {PERSONS}", "checks": {"positive_data_acceptance": WRITES}}]

@@ -10,9 +10,15 @@ capabilities (``ROLE_CAPABILITIES``) and the scope rules:
 - compound URLs (``/c/<code>/…``): out of scope → 404 from the compound middleware, before
   anything else is asked;
 - an undeclared method → 403, whoever asks;
+- device endpoints (declared ``DEVICE``) → 401 for everyone here: only a device credential
+  passes, never a session (a superuser's neither); ``tests/access`` tests the devices;
 - in scope (or a URL outside compounds) → 403 when the declared capability is missing, else
   the seed's success status; on URLs outside compounds, a method that acts on a record of a
-  compound outside the user's scope answers as the seed says (404, or the form's 422).
+  compound outside the user's scope answers as the seed says (404, or the form's 422);
+- the city watch-list (``/watchlist/``, ``/api/watchlist/``) is outside compounds but scoped by
+  city: a police role reads (or keeps) the list of the city its node lies in. "Out of scope"
+  there is another city: its seeds make the entry in the far city (青岛市) for every actor out
+  of scope (404), and a new entry names that city (the form's 422, the API's 400);
 
 URL arguments and request bodies come from ``SEEDS``, keyed by URL name; every seed body is
 meant to succeed, so the matrix proves the allowed cases as well as the refused ones. A URL
@@ -313,7 +319,10 @@ def remove_world(audit_mark: int) -> None:
         session_key__in=[s.session_key for s in Session.objects.all() if s.get_decoded().get(SESSION_KEY) in user_ids]
     ).delete()
     AccessLog.objects.filter(username__startswith="matrix-").delete()
-    users.delete()
+    # Compound-schema tables point at users (access: consent recorded by, pass issued by): the
+    # deletion's SET NULL needs a compound schema on the search path, or PostgreSQL finds no table.
+    with tenant_context(compound(CODE_A)):
+        users.delete()
 
 
 def make_actor(actor: str) -> Any:
@@ -540,6 +549,530 @@ def _audit_export_formats() -> tuple[dict[str, str], ...]:
     return tuple({"fmt": fmt} for fmt in EXPORT_FORMATS)
 
 
+# Access staff pages and API (access/urls_staff.py, access/api_staff_urls.py): the records each
+# case acts on are made in its transaction; the two stored files are written once and kept.
+
+
+def _access_file(s: Setting, folder: str, suffix: str) -> str:
+    import io
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from PIL import Image
+
+    name = f"{settings.ACCESS_SNAPSHOT_DIR}/{s.target.code}/{folder}/matrix-seed.{suffix}"
+    if not default_storage.exists(name):
+        out = io.BytesIO()
+        Image.new("RGB", (48, 48), "grey").save(out, format="JPEG")
+        default_storage.save(name, ContentFile(b"%PDF-1.4\n%%EOF\n" if suffix == "pdf" else out.getvalue()))
+    return name
+
+
+def _access_records(s: Setting) -> dict[str, Any]:
+    """A device, a consent (with a scan), an enrolled face and a card of the target's resident."""
+    from access.models import BiometricConsent, Card, Device, FaceTemplate
+    from events.models import DeviceIndex
+
+    uid = f"DMATRIX{s.target.pk:09d}"
+    DeviceIndex.objects.create(uid=uid, compound=s.target, kind="face_gate", key_hash="0" * 64)
+    person = s.records.resident
+    consent = BiometricConsent.objects.create(
+        person=person,
+        method="written",
+        given_at=datetime.datetime(2025, 1, 5, tzinfo=datetime.UTC),
+        document=_access_file(s, "consents", "pdf"),
+    )
+    face = FaceTemplate.objects.create(
+        person=person, consent=consent, encoding=bytes(512), photo=_access_file(s, "faces", "jpg")
+    )
+    return {
+        "device": Device.objects.create(uid=uid, name="矩阵闸机", kind="face_gate"),
+        "consent": consent,
+        "face": face,
+        "card": Card.objects.create(person=person, number="MATRIX00"),
+    }
+
+
+def _access_face_photo() -> bytes:
+    return (settings.BASE_DIR.parent / "shared" / "faces" / "probe" / "obama_small.jpg").read_bytes()
+
+
+NEW_DEVICE = {"name": "矩阵新闸机", "kind": "face_gate", "direction": "in", "gate": "北门"}
+
+
+def access_device(s: Setting) -> Made:
+    device = _access_records(s)["device"]
+    edit = NEW_DEVICE | {"address": ""}
+    return Made(kwargs={"pk": device.pk}, bodies={"POST": edit, "partial_update": {"gate": "北门"}})
+
+
+def access_device_status(s: Setting) -> Made:
+    return Made(kwargs={"pk": _access_records(s)["device"].pk}, bodies={"POST": {"status": "disabled"}})
+
+
+def access_person(s: Setting) -> Made:
+    """The resident, no consent yet: record one, add a card."""
+    body = {"method": "written", "given_on": "2025-01-05", "number": "MATRIX01"}
+    return Made(kwargs={"pk": s.records.resident.pk}, bodies={"POST": body})
+
+
+def access_consented(s: Setting) -> Made:
+    """The resident with a consent in force: withdraw it, enrol a photo."""
+    import base64
+
+    records = _access_records(s)
+    records["face"].delete()  # room for the enrolment under the limit either way
+    photo = _access_face_photo()
+    return Made(
+        kwargs={"pk": s.records.resident.pk},
+        bodies={
+            "POST": {"image": SimpleUploadedFile("face.jpg", photo, content_type="image/jpeg")},
+            "create": {"person": s.records.resident.pk, "image": base64.b64encode(photo).decode()},
+        },
+    )
+
+
+def access_record(name: str) -> Callable[[Setting], Made]:
+    def make(s: Setting) -> Made:
+        record = _access_records(s)[name]
+        person = s.records.resident.pk
+        bodies: dict[str, Any] = {
+            "consent": {"create": {"person": person, "method": "written", "given_at": "2025-01-05T10:00:00+08:00"}},
+            "card": {
+                "create": {"number": "MATRIX02", "person": person},
+                "update": {"number": "MATRIX03", "person": person, "active": True},
+                "partial_update": {"active": False},
+            },
+            "device": {"create": NEW_DEVICE, "partial_update": {"gate": "北门"}},
+        }.get(name, {})
+        if name == "consent":
+            record.withdrawn_at = datetime.datetime(2025, 2, 1, tzinfo=datetime.UTC)  # room for a new one
+            record.save(update_fields=["withdrawn_at"])
+        return Made(kwargs={"pk": record.pk}, bodies=bodies)
+
+    return make
+
+
+# Visitor passes, remote opening, event log and pass search (access/urls_passes.py,
+# access/api_passes_urls.py): a gate, a pass and an event with a snapshot, made in the case's
+# transaction; the snapshot file is written once and kept.
+
+
+def _passes_records(s: Setting) -> dict[str, Any]:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from access import visitors
+    from access.models import Device
+    from events.actions import do_record_access_event
+    from events.models import DeviceIndex
+
+    uid = f"DMXPASS{s.target.pk:09d}"
+    index = DeviceIndex.objects.create(uid=uid, compound=s.target, kind="unit_door", key_hash="0" * 64)
+    Device.objects.create(uid=uid, name="矩阵单元门", kind="unit_door")
+    now = timezone.now()
+    issued = visitors.do_issue_pass(
+        s.target, visitor_name="矩阵访客", valid_until=now + datetime.timedelta(hours=2), acting_user=AnonymousUser()
+    )
+    name = f"{settings.ACCESS_SNAPSHOT_DIR}/{s.target.code}/snapshots/matrix-seed.jpg"
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")))
+    event = do_record_access_event(s.target, occurred_at=now, device=index, kind="face", decision="open", snapshot=name)
+    return {"uid": uid, "pass": issued.visitor_pass, "event": event, "now": timezone.localtime(now)}
+
+
+def passes_page(s: Setting) -> Made:
+    r = _passes_records(s)
+    until = r["now"] + datetime.timedelta(hours=3)
+    form = {
+        "visitor_name": "矩阵来客",
+        "valid_from": r["now"].strftime("%Y-%m-%dT%H:%M"),
+        "valid_until": until.strftime("%Y-%m-%dT%H:%M"),
+        "max_uses": "2",
+    }
+    api = {"visitor_name": "矩阵来客", "valid_until": until.isoformat(), "max_uses": 2}
+    return Made(kwargs={"pk": r["pass"].pk}, bodies={"POST": form, "create": api})
+
+
+def passes_remote(s: Setting) -> Made:
+    uid = _passes_records(s)["uid"]
+    return Made(bodies={"POST": {"device": uid, "note": "矩阵"}, "create": {"device": uid, "note": "矩阵"}})
+
+
+def passes_event(s: Setting) -> Made:
+    return Made(kwargs={"pk": _passes_records(s)["event"].pk})
+
+
+# The city watch-list (access/urls_watchlist.py, access/api_watchlist_urls.py) and batch ID
+# screening (access/urls_screening.py): an entry with a photo, made in the case's transaction in
+# the target's city, or in the far city out of scope (see the module docstring); the thumbnail
+# file is written once and kept.
+
+
+def _watch_city(s: Setting) -> Area:
+    return Area.objects.get(code=CITY if s.target.code == CODE_A else OTHER_CITY["city"][0])
+
+
+def _watch_entry(s: Setting) -> tuple[Any, Any]:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from events.models import WatchlistEntry, WatchlistFace
+
+    name = f"{settings.ACCESS_SNAPSHOT_DIR}/watchlist/matrix-seed.jpg"
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")))
+    entry = WatchlistEntry.objects.create(
+        city=_watch_city(s), kind="wanted", name="矩阵在逃", id_number=make_id_number(seq=620)
+    )
+    return entry, WatchlistFace.objects.create(entry=entry, encoding=bytes(512), photo=name)
+
+
+def watch_new(s: Setting) -> Made:
+    city = _watch_city(s)
+    page = {"city": city.pk, "kind": "wanted", "name": "矩阵新布控", "id_number": make_id_number(seq=621)}
+    api = page | {"city": city.code}
+    return Made(bodies={"POST": page, "create": api})
+
+
+def watch_entry(s: Setting) -> Made:
+    entry, face = _watch_entry(s)
+    return Made(kwargs={"pk": entry.pk, "face_id": face.pk}, bodies={"partial_update": {"reason": "矩阵"}})
+
+
+def watch_edit(s: Setting) -> Made:
+    entry, _face = _watch_entry(s)
+    form = {"kind": "wanted", "name": "矩阵在逃", "id_number": entry.id_number, "reason": "矩阵", "active": "on"}
+    return Made(kwargs={"pk": entry.pk}, bodies={"POST": form})
+
+
+def watch_add_face(s: Setting) -> Made:
+    entry, _face = _watch_entry(s)
+    photo = (settings.BASE_DIR.parent / "shared" / "faces" / "probe" / "obama_small.jpg").read_bytes()
+    upload = SimpleUploadedFile("face.jpg", photo, content_type="image/jpeg")
+    return Made(kwargs={"pk": entry.pk}, bodies={"POST": {"photo": upload}})
+
+
+def watch_face(s: Setting) -> Made:
+    return Made(kwargs={"pk": _watch_entry(s)[1].pk})
+
+
+def screening_batch(s: Setting) -> Made:
+    from access.models import ScreeningBatch
+
+    number = make_id_number(seq=622)
+    batch = ScreeningBatch.objects.create(id_numbers=[number], total=1, done=1)
+    return Made(kwargs={"pk": batch.pk}, bodies={"POST": {"label": "矩阵", "ids": number}})
+
+
+WATCH_OUT = {"GET": 404, "POST": 404, "retrieve": 404, "partial_update": 404}
+
+
+# The city's mediator roster (mediators/urls.py, mediators/api_urls.py): like the watch-list, scoped
+# by city; the mediator is made in the target's city, or in the far city out of scope.
+
+
+def _roster_mediator(s: Setting) -> Any:
+    from mediators.models import Mediator
+
+    return Mediator.objects.create(city=_watch_city(s), name="矩阵调解员", kind="lawyer", phone="13800001234")
+
+
+def mediator_new(s: Setting) -> Made:
+    city = _watch_city(s)
+    page = {"city": city.pk, "name": "矩阵新调解员", "kind": "lawyer", "specialties": ["neighbour"]}
+    return Made(bodies={"POST": page, "create": page | {"city": city.code}})
+
+
+def mediator_seed(s: Setting) -> Made:
+    mediator = _roster_mediator(s)
+    form = {"name": "矩阵调解员", "kind": "lawyer", "phone": "13800001234", "organisation": "矩阵"}
+    return Made(kwargs={"pk": mediator.pk}, bodies={"POST": form, "partial_update": {"organisation": "矩阵"}})
+
+
+# Alerts, their lifecycle, settings and broadcasts (alerts/urls.py, alerts/api_urls.py): public
+# pages narrowed by scope; the alert (with a snapshot) or broadcast each case acts on is made at
+# the target compound in the case's transaction; the two image files are written once and kept.
+
+
+def _alerts_image(name: str) -> str:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")))
+    return name
+
+
+def _alert(s: Setting) -> Any:
+    from events.actions import do_raise_alert
+    from events.models import AccessEvent, AreaTagged
+    from events.partitions import ensure_partition
+
+    now = datetime.datetime.now(datetime.UTC)
+    ensure_partition(now)
+    snapshot = _alerts_image(f"{settings.ACCESS_SNAPSHOT_DIR}/{s.target.code}/snapshots/matrix-alert.jpg")
+    event = AccessEvent.objects.create(
+        occurred_at=now, kind="face", decision="deny", snapshot=snapshot, **AreaTagged.tags_for(s.target)
+    )
+    return do_raise_alert(s.target, kind="stranger", occurred_at=now, access_event=event, detail={"device": "矩阵"})
+
+
+def alert_seed(s: Setting) -> Made:
+    """An alert of the target compound; a dispatch to a grid worker there."""
+    alert = _alert(s)
+    worker = make_user("matrix-alert-grid")
+    RoleAssignment.objects.create(user=worker, role=Role.GRID_WORKER, compound=s.target)
+    return Made(kwargs={"pk": alert.pk}, bodies={"POST": {"note": "矩阵", "assignee": str(worker.pk)}})
+
+
+def alert_settings_seed(s: Setting) -> Made:
+    from alerts.catalogue import MODELS
+
+    body: dict[str, str] = {}
+    for code, model in MODELS.items():
+        body |= {f"{code}__enabled": "on", f"{code}__severity": "high"}
+        body |= {f"{code}__{name}": str(value) for name, value in model.params.items()}
+    return Made(kwargs={"pk": s.target.pk}, bodies={"POST": body})
+
+
+def broadcast_seed(s: Setting) -> Made:
+    from alerts.models import Broadcast
+
+    broadcast = Broadcast.objects.create(
+        compound=s.target,
+        text="矩阵协查",
+        photo=_alerts_image("broadcasts/matrix-seed.jpg"),
+        sent_at=datetime.datetime.now(datetime.UTC),
+    )
+    return Made(
+        kwargs={"pk": broadcast.pk},
+        bodies={
+            "POST": {"target": f"compound:{s.target.pk}", "text": "矩阵协查"},
+            "create": {"text": "矩阵协查", "compound": s.target.pk},
+        },
+    )
+
+
+ALERT_OUT = {"GET": 404, "POST": 404, "retrieve": 404}
+
+
+# Incidents and the safety index (safety/urls.py, safety/api_urls.py): public pages narrowed by
+# scope; a snapshot of the target compound (rolled up) and an incident matched to it are made in
+# the case's transaction. Import and scope rules are tested in tests/safety/.
+
+
+def _safety_tags(s: Setting) -> dict[str, int]:
+    from events.models import AreaTagged
+
+    return AreaTagged.tags_for(s.target)
+
+
+def safety_snapshot(s: Setting) -> Made:
+    """Today's index of the target compound, rolled up, and a POST body (recompute: none needed)."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from safety.models import CompoundIndexSnapshot
+    from safety.snapshots import do_roll_up
+
+    tags, now = _safety_tags(s), datetime.datetime.now(datetime.UTC)
+    CompoundIndexSnapshot.objects.create(
+        compound=s.target,
+        street_id=tags["street_id"],
+        district_id=tags["district_id"],
+        city_id=tags["city_id"],
+        day=timezone.localdate(now),
+        score=Decimal("88.50"),
+        band="yellow",
+        stars=4,
+        population=100,
+        components={"incidents": {"score": 90.0, "weight": 0.4}},
+        computed_at=now,
+    )
+    do_roll_up(Area.objects.get(pk=tags["city_id"]), timezone.localdate(now), now=now)
+    return Made(kwargs={"pk": s.target.pk}, bodies={"POST": {}})
+
+
+def safety_incident(s: Setting) -> Made:
+    """An incident matched to the target compound; a body matching it (again) to that compound."""
+    from safety.models import Incident
+
+    tags = _safety_tags(s)
+    incident = Incident.objects.create(
+        city_id=tags["city_id"],
+        district_id=tags["district_id"],
+        street_id=tags["street_id"],
+        compound=s.target,
+        type="public_order",
+        occurred_at=datetime.datetime(2026, 11, 20, 6, tzinfo=datetime.UTC),
+        place="矩阵路1号",
+    )
+    return Made(kwargs={"pk": incident.pk}, bodies={"POST": {"compound": s.target.code}})
+
+
+def safety_new_incident(s: Setting) -> Made:
+    body = {"type": "fire", "occurred_at": "2026-11-20 10:00", "place": "矩阵路2号", "status": "open"}
+    return Made(bodies={"POST": body | {"compound": s.target.code}})
+
+
+def safety_import(s: Setting) -> Made:
+    text = "接警编号,警情类别,报警时间,发生地址\nM1,治安,2026-11-20 14:03,矩阵路3号\n"
+    return Made(bodies={"POST": {"file": SimpleUploadedFile("110.csv", text.encode(), content_type="text/csv")}})
+
+
+# Mediation cases (mediation/urls.py, mediation/api_urls.py): a case of the target compound with a
+# mediator of its city, a session, an agreement and two attachments, made in the case's
+# transaction; the two stored files are written once and kept. Custom API actions (transition,
+# extend_deadline, assign/unassign_mediator) are tested in tests/mediation/.
+
+
+def _mediation_file(s: Setting, suffix: str) -> str:
+    import io
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from PIL import Image
+
+    name = f"mediation/{s.target.code}/matrix-seed.{suffix}"
+    if not default_storage.exists(name):
+        out = io.BytesIO()
+        Image.new("RGB", (48, 48), "grey").save(out, format="JPEG")
+        default_storage.save(name, ContentFile(b"%PDF-1.4\n%%EOF\n" if suffix == "pdf" else out.getvalue()))
+    return name
+
+
+def _mediation_records(s: Setting) -> dict[str, Any]:
+    from mediation.actions import PartyData, do_assign_mediator, do_register_case
+    from mediation.models import Agreement, Attachment, Case, MediationSession
+    from mediators.models import Mediator
+
+    case, _created = do_register_case(
+        acting_user=AnonymousUser(),
+        source="walk_in",
+        category="neighbour",
+        title="矩阵纠纷",
+        description="",
+        parties=[PartyData(role="applicant", name="矩阵甲"), PartyData(role="respondent", name="矩阵乙")],
+    )
+    city = Area.objects.get(code=s.target.street.path.split("/")[0])
+    mediator = Mediator.objects.create(city=city, name="矩阵调解员", kind="lawyer")
+    spare = Mediator.objects.create(city=city, name="矩阵调解员乙", kind="lawyer")
+    do_assign_mediator(case, mediator, acting_user=AnonymousUser())
+    Case.objects.filter(pk=case.pk).update(status="mediating")
+    when = datetime.datetime(2026, 3, 5, 1, 30, tzinfo=datetime.UTC)
+    session = MediationSession.objects.create(case=case, scheduled_at=when, place="矩阵调解室")
+    agreement = Agreement.objects.create(case=case, terms="矩阵协议", signed_on=datetime.date(2026, 3, 5))
+    common = {"case": case, "size": 16}
+    photo = Attachment.objects.create(
+        **common, kind="photo", name="矩阵.jpg", file=_mediation_file(s, "jpg"), thumbnail=_mediation_file(s, "jpg")
+    )
+    pdf = Attachment.objects.create(**common, kind="pdf", name="矩阵.pdf", file=_mediation_file(s, "pdf"))
+    return {
+        "case": case,
+        "party": case.parties.first(),
+        "mediator": mediator,
+        "spare": spare,
+        "session": session,
+        "agreement": agreement,
+        "photo": photo,
+        "pdf": pdf,
+    }
+
+
+def _mediation_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), "grey").save(out, format="PNG")
+    return out.getvalue()
+
+
+MEDIATION_INTAKE = {
+    "source": "walk_in",
+    "category": "neighbour",
+    "title": "矩阵新纠纷",
+    "risk": "low",
+    "parties-0-role": "applicant",
+    "parties-0-name": "矩阵丙",
+}
+MEDIATION_EDIT = {"source": "hotline", "category": "neighbour", "title": "矩阵纠纷", "risk": "low"}
+
+
+def mediation_page(form: str = "") -> Callable[[Setting], Made]:
+    """A case page (``pk`` is the case) with a body that succeeds for the case's ``form``."""
+
+    def make(s: Setting) -> Made:
+        r = _mediation_records(s)
+        bodies = {
+            "edit": MEDIATION_EDIT,
+            "transition": {"status": "agreement", "note": "矩阵"},
+            "extend": {"days": "5", "reason": "矩阵"},
+            "party": {"party-role": "other", "party-name": "矩阵证人"},
+            "mediators": {"mediator": str(r["spare"].pk)},
+            "unassign": {"mediator": str(r["mediator"].pk)},
+            "session": {"scheduled_at": "2026-03-05T09:30", "place": "矩阵调解室"},
+            "agreement": {"terms": "矩阵协议", "signed_on": "2026-03-05"},
+            "attachment": {"file": SimpleUploadedFile("矩阵.png", _mediation_png(), "image/png")},
+        }
+        return Made(kwargs={"pk": r["case"].pk}, bodies={"POST": bodies.get(form, {})})
+
+    return make
+
+
+def mediation_record(key: str) -> Callable[[Setting], Made]:
+    """A page or endpoint whose ``pk`` is one of the case's records (a party, session, attachment …)."""
+
+    def make(s: Setting) -> Made:
+        r = _mediation_records(s)
+        session_body = {"scheduled_at": "2026-03-05T09:30", "place": "矩阵调解室", "held": "on"}
+        return Made(
+            kwargs={"pk": r[key].pk},
+            bodies={"POST": session_body if key == "session" else {}, "partial_update": {"held": True}},
+        )
+
+    return make
+
+
+def mediation_api(s: Setting) -> Made:
+    """The mediation API's list endpoints: a body that creates one record of each."""
+    import base64
+
+    r = _mediation_records(s)
+    case = r["case"].pk
+    return Made(
+        bodies={
+            "create": {
+                "client_key": None,
+                "category": "neighbour",
+                "title": "矩阵新纠纷",
+                "parties": [{"role": "applicant", "name": "矩阵丙"}],
+                "case": case,
+                "role": "other",
+                "name": "矩阵证人",
+                "scheduled_at": "2026-03-05T09:30:00+08:00",
+                "place": "矩阵调解室",
+                "terms": "矩阵协议",
+                "signed_on": "2026-03-05",
+                "file": base64.b64encode(_mediation_png()).decode(),
+            }
+        }
+    )
+
+
+def mediation_api_detail(key: str) -> Callable[[Setting], Made]:
+    def make(s: Setting) -> Made:
+        r = _mediation_records(s)
+        partial = {"place": "矩阵调解室"} if key == "case" else {"held": True}
+        return Made(kwargs={"pk": r[key].pk}, bodies={"partial_update": partial})
+
+    return make
+
+
 SEEDS: dict[str, Seed] = {
     # Public pages.
     "home": Seed(),
@@ -579,10 +1112,153 @@ SEEDS: dict[str, Seed] = {
     "registry:record": Seed(record_page, variants=RECORD_KINDS),
     "registry:edit": Seed(record_page, variants=RECORD_KINDS),
     "registry:delete": Seed(record_page, variants=RECORD_KINDS),
+    # Alerts (public pages and API, narrowed by scope; the lifecycle actions of the API are
+    # tested in tests/alerts/test_lifecycle.py).
+    "alerts:panel": Seed(),
+    "alerts:mine": Seed(),
+    "alerts:row": Seed(alert_seed, out=ALERT_OUT),
+    "alerts:alert": Seed(alert_seed, out=ALERT_OUT),
+    "alerts:acknowledge": Seed(alert_seed, out=ALERT_OUT),
+    "alerts:dispatch": Seed(alert_seed, out=ALERT_OUT),
+    "alerts:resolve": Seed(alert_seed, out=ALERT_OUT),
+    "alerts:false_alarm": Seed(alert_seed, out=ALERT_OUT),
+    "alerts:snapshot": Seed(alert_seed, out=ALERT_OUT),
+    "alerts:settings_index": Seed(),
+    "alerts:settings": Seed(alert_settings_seed, out=ALERT_OUT),
+    "alerts:broadcasts": Seed(),
+    "alerts:broadcast_create": Seed(broadcast_seed, out={"POST": 422}),  # the form: not a place the user covers
+    "alerts:broadcast": Seed(broadcast_seed, out=ALERT_OUT),
+    "alerts:broadcast_photo": Seed(broadcast_seed, out=ALERT_OUT),
+    "alerts-api:alert-list": Seed(),
+    "alerts-api:alert-detail": Seed(alert_seed, out=ALERT_OUT),
+    "alerts-api:alert-assignees": Seed(alert_seed),
+    "alerts-api:alert-acknowledge": Seed(alert_seed),
+    "alerts-api:alert-dispatch": Seed(alert_seed),
+    "alerts-api:alert-resolve": Seed(alert_seed),
+    "alerts-api:alert-false-alarm": Seed(alert_seed),
+    "alerts-api:broadcast-list": Seed(broadcast_seed, out={"create": 400}),
+    "alerts-api:broadcast-detail": Seed(broadcast_seed, out=ALERT_OUT),
+    # Incidents and the safety index (public pages and the dashboard data endpoint).
+    "safety:dashboard": Seed(safety_snapshot),
+    "safety:compound_index": Seed(safety_snapshot, out={"GET": 404, "POST": 404}),
+    "safety:incidents": Seed(safety_incident),
+    "safety:incident_create": Seed(safety_new_incident, out={"POST": 422}),  # the form: not a compound of theirs
+    "safety:incident_import": Seed(safety_import, ok={"POST": 200}),  # the row report
+    "safety:unassigned": Seed(safety_incident),
+    "safety:assign": Seed(safety_incident, out={"POST": 404}),
+    "safety-api:dashboard": Seed(safety_snapshot),
+    # The city watch-list (public, scoped by city) and batch ID screening (compound pages).
+    "watchlist:list": Seed(),
+    "watchlist:create": Seed(watch_new, out={"POST": 422}),  # the form: not a city the user keeps
+    "watchlist:entry": Seed(watch_entry, out=WATCH_OUT),
+    "watchlist:edit": Seed(watch_edit, out=WATCH_OUT),
+    "watchlist:end": Seed(watch_entry, out=WATCH_OUT),
+    "watchlist:add_face": Seed(watch_add_face, out=WATCH_OUT),
+    "watchlist:face_photo": Seed(watch_face, out=WATCH_OUT),
+    "watchlist:remove_face": Seed(watch_face, out=WATCH_OUT),
+    "watchlist-api:entry-list": Seed(watch_new, out={"create": 400}),
+    "watchlist-api:entry-detail": Seed(watch_entry, out=WATCH_OUT),
+    # Custom actions (faces, end) are tested in tests/access/test_watchlist.py.
+    "watchlist-api:entry-faces": Seed(watch_entry),
+    "watchlist-api:entry-end": Seed(watch_entry),
+    "watchlist-api:entry-remove-face": Seed(watch_entry, variants=({"face_id": "1"},)),
+    # The mediator roster (public, scoped by city), mediation statistics, the officer's app (issue #11).
+    "mediators:list": Seed(),
+    "mediators:create": Seed(mediator_new, out={"POST": 422}),  # the form: not a city the user keeps
+    "mediators:edit": Seed(mediator_seed, out={"GET": 404, "POST": 404}),
+    "mediators:deactivate": Seed(mediator_seed, out={"POST": 404}),
+    "mediators-api:mediator-list": Seed(mediator_new, out={"create": 400}),
+    "mediators-api:mediator-detail": Seed(mediator_seed, out=WATCH_OUT),
+    "mediators-api:mediator-deactivate": Seed(mediator_seed),
+    "mediation-stats:index": Seed(),
+    "mediation-stats:export": Seed(),
+    "service-worker": Seed(),
+    "web-manifest": Seed(),
+    "access:screening": Seed(screening_batch),
+    "access:screening_status": Seed(screening_batch),
+    # Access staff pages (access.view to read devices; access.devices, access.enrol to write).
+    "access:devices": Seed(),
+    "access:device_state": Seed(),
+    "access:device_create": Seed(access_device, ok={"POST": 200}),  # the credential, shown once
+    "access:device": Seed(access_device),
+    "access:device_edit": Seed(access_device),
+    "access:device_status": Seed(access_device_status),
+    "access:device_revoke": Seed(access_device),
+    "access:device_rotate": Seed(access_device, ok={"POST": 200}),  # the new credential, shown once
+    "access:person": Seed(access_person),
+    "access:consent_record": Seed(access_person),
+    "access:card_add": Seed(access_person),
+    "access:consent_withdraw": Seed(access_consented),
+    "access:face_enrol": Seed(access_consented),
+    "access:consent_document": Seed(access_record("consent")),
+    "access:face_photo": Seed(access_record("face")),
+    "access:face_remove": Seed(access_record("face")),
+    "access:card_remove": Seed(access_record("card")),
+    # Access staff API (custom actions revoke/rotate/withdraw are tested in tests/access/test_staff_api.py).
+    **{f"access-staff-api:{name}-list": Seed(access_record(name)) for name in ("device", "consent", "card")},
+    **{f"access-staff-api:{name}-detail": Seed(access_record(name)) for name in ("device", "consent", "face", "card")},
+    "access-staff-api:face-list": Seed(access_consented),
+    "access-staff-api:device-revoke": Seed(access_device),
+    "access-staff-api:device-rotate": Seed(access_device),
+    "access-staff-api:consent-withdraw": Seed(access_record("consent")),
     # Compound API.
     "registry-api:api-root": Seed(),
     **{f"registry-api:{basename}-list": Seed(api_list(kind)) for basename, kind in API_KINDS.items()},
     **{f"registry-api:{basename}-detail": Seed(api_detail(kind)) for basename, kind in API_KINDS.items()},
+    # Device API (access/urls_device.py): device credentials only; every user actor gets 401.
+    "device-heartbeat": Seed(),
+    "device-decide-face": Seed(),
+    "device-decide-card": Seed(),
+    "device-decide-plate": Seed(),
+    "device-verify-identity": Seed(),
+    "device-readings": Seed(),
+    # Visitors and passages: pages, API (its revoke action is tested in tests/access/test_visitors.py), devices.
+    "access:visitor_passes": Seed(passes_page, ok={"POST": 200}),  # the QR code and PIN, shown once
+    "access:visitor_pass_revoke": Seed(passes_page),
+    "access:remote_open": Seed(passes_remote),
+    "access:event_log": Seed(),
+    "access:pass_search": Seed(),
+    "access:event_snapshot": Seed(passes_event),
+    "access-passes-api:event-list": Seed(),
+    "access-passes-api:event-detail": Seed(passes_event),
+    "access-passes-api:visitor-pass-list": Seed(passes_page),
+    "access-passes-api:visitor-pass-detail": Seed(passes_page),
+    "access-passes-api:visitor-pass-revoke": Seed(passes_page),
+    "access-passes-api:remote-open-list": Seed(passes_remote),
+    "device-pass-decision": Seed(),
+    "device-commands": Seed(),
+    # Mediation pages and API (mediation/urls.py, mediation/api_urls.py).
+    "mediation:case_list": Seed(),
+    "mediation:case_new": Seed(lambda s: Made(bodies={"POST": MEDIATION_INTAKE})),
+    "mediation:party_fieldset": Seed(),
+    "mediation:person_search": Seed(),
+    "mediation:case": Seed(mediation_page()),
+    "mediation:case_edit": Seed(mediation_page("edit")),
+    "mediation:case_transition": Seed(mediation_page("transition")),
+    "mediation:case_extend": Seed(mediation_page("extend")),
+    "mediation:party_add": Seed(mediation_page("party")),
+    "mediation:case_mediators": Seed(mediation_page("mediators")),
+    "mediation:mediator_unassign": Seed(mediation_page("unassign")),
+    "mediation:session_add": Seed(mediation_page("session")),
+    "mediation:agreement_add": Seed(mediation_page("agreement")),
+    "mediation:attachment_add": Seed(mediation_page("attachment")),
+    "mediation:party_remove": Seed(mediation_record("party")),
+    "mediation:session": Seed(mediation_record("session")),
+    "mediation:attachment_remove": Seed(mediation_record("photo")),
+    "mediation:attachment_file": Seed(mediation_record("pdf")),
+    "mediation:attachment_thumb": Seed(mediation_record("photo")),
+    "mediation-api:api-root": Seed(),
+    **{f"mediation-api:{name}-list": Seed(mediation_api) for name in ("case", "party", "session", "agreement")},
+    "mediation-api:attachment-list": Seed(mediation_api),
+    **{
+        f"mediation-api:{name}-detail": Seed(mediation_api_detail(key))
+        for name, key in (("case", "case"), ("party", "party"), ("session", "session"), ("agreement", "agreement"))
+    },
+    "mediation-api:attachment-detail": Seed(mediation_api_detail("photo")),
+    **{
+        f"mediation-api:case-{name}": Seed()
+        for name in ("transition", "extend-deadline", "assign-mediator", "unassign-mediator")
+    },
 }
 
 # Arguments the seeds supply at run time (``pk``), or the matrix itself: stand-ins for reverse().
@@ -667,6 +1343,8 @@ def expected_status(case: Case, actor: str, scope: str) -> int:
         return 404  # the compound middleware, before the view or its declaration
     if need is None:
         return 403
+    if need.device:
+        return 401  # a device's own credential; no session passes, a superuser's neither
     if actor == ANONYMOUS:
         if need.anonymous:
             return seed.ok_anonymous.get(case.key, seed.ok.get(case.key, SUCCESS[case.key]))
@@ -734,7 +1412,9 @@ def run_case(client: Any, world: World, case: Case, actor: str, scope: str, stat
     assert response.status_code == status, f"{case.method} {url}: {response.content[:500]!r}"
     if status == 302 and actor == ANONYMOUS and not (case.need and case.need.anonymous):
         assert response["Location"].startswith("/login/?next="), response["Location"]
-    content = response.content.decode(errors="replace")
+    # File views stream (FileResponse): their bytes are searched like any page's.
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    content = raw.decode(errors="replace")
     forbidden = list(RESIDENTS[foreign.code])
     if scope == OUT and actor != ANONYMOUS:
         forbidden += [foreign.name, foreign.street.name]

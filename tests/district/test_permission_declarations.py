@@ -46,6 +46,9 @@ ANONYMOUS_URLS: dict[str, set[str]] = {
     "healthz": {"GET"},
     "schema": {"GET"},
     "api-docs": {"GET"},
+    # The officer's installable app (issue #11): the service worker and the web manifest hold nothing per user.
+    "service-worker": {"GET"},
+    "web-manifest": {"GET"},
 }
 
 
