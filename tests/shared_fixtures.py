@@ -54,3 +54,17 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(probes, "clock", fake)
     return fake
+
+
+@pytest.fixture
+def english(settings: Any) -> Iterator[None]:
+    """English messages, in actions (the active language) and in pages (the default language).
+
+    The suites of the access, alerts, mediation, roster and safety apps assert English
+    messages; the registry's suites and the browser tests cover the Chinese ones.
+    """
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield

@@ -110,6 +110,8 @@ class SharedStrings:
         return len(self._ends)
 
     def __getitem__(self, index: int) -> str:
+        if index < 0:
+            raise IndexError(index)  # a cell's index is never negative: the file is damaged
         start = self._ends[index - 1] if index > 0 else 0
         return self._text[start : self._ends[index]].decode()
 

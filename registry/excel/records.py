@@ -6,7 +6,7 @@ time. A batch's records are looked up with one query per kind, then validated an
 ``registry.actions.do_bulk_save`` (one audit row and one event per verb and batch, not one per
 row). The rooms the rows name are looked up in bulk and remembered for the rest of the import;
 those missing are created, also in bulk, only for rows that are written
-(``do_ensure_address_paths``), so a refused row leaves no address behind.
+(``do_ensure_address_paths``), so a row refused by validation leaves no address behind.
 
 Rows are saved in file order as far as it matters: a row naming the same record as an earlier
 row of the batch (the same key, or for organisations the same stored record found another way)
@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from district.typing import AnyUser
@@ -181,9 +181,18 @@ class ImportSession:
         known = self.houses(rooms.values())
         new = [House(address=_room(room)) for room in dict.fromkeys(rooms.values()) if room not in known]
         if new:
-            created = actions.do_bulk_create(
-                House, new, acting_user=self.acting_user, compound=self.compound, detail=self.audit_detail(rows)
-            )
+            try:
+                with transaction.atomic():
+                    created = actions.do_bulk_create(
+                        House, new, acting_user=self.acting_user, compound=self.compound, detail=self.audit_detail(rows)
+                    )
+            except IntegrityError:
+                # Someone added a house to one of these rooms meanwhile (one house per room): take
+                # the houses now stored, and create the rest.
+                self._houses.update(
+                    House.objects.filter(address_id__in=[h.address_id for h in new]).values_list("address_id", "pk")
+                )
+                return self.ensure_houses(rooms, rows)
             self._houses.update({house.address_id: house.pk for house in created})
         return self.houses(rooms.values())
 

@@ -75,3 +75,8 @@ def make_case(officer: Any) -> Callable[..., Any]:
         return case
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _english(english: None) -> None:
+    """Every test of this directory runs in English (see ``english`` in tests/shared_fixtures.py)."""
