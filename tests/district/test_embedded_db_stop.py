@@ -15,7 +15,10 @@ def test_is_running_and_stop_follow_the_postmaster_pid_file(tmp_path, monkeypatc
     monkeypatch.setattr(embedded_db, "DATA_DIR", tmp_path)
     assert embedded_db.server_pid() is None and embedded_db.stop()  # nothing runs: nothing to stop
     # A stand-in postmaster: a process that, like PostgreSQL's fast shutdown, ends on SIGINT.
-    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # SIGINT back to its default: a shell's background jobs (and their children) start with it ignored.
+    fake = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); time.sleep(60)"]
+    )
     try:
         (tmp_path / "postmaster.pid").write_text(f"{fake.pid}\n{tmp_path}\n")
         assert embedded_db.server_pid() == fake.pid

@@ -13,20 +13,7 @@ import subprocess
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.e2e.conftest import (  # noqa: F401  (fixtures used by name)
-    BASE_DIR,
-    VENV_BIN,
-    _base_database_url,
-    _public_schema_after_each_test,
-    browser,
-    context,
-    database_name,
-    e2e_server,
-    login,
-    page,
-    playwright,
-    with_database,
-)
+from tests.e2e.conftest import BASE_DIR, VENV_BIN, _base_database_url, database_name, login, with_database
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +52,7 @@ def take_snapshots() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_city_dashboard_draws_its_charts_and_opens_a_compound(page: Page) -> None:  # noqa: F811
+def test_city_dashboard_draws_its_charts_and_opens_a_compound(page: Page) -> None:
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
