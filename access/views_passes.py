@@ -326,10 +326,8 @@ class EventListBase(CompoundView):
     """The filter form and one page of events; htmx requests get only the results."""
 
     template = "access/passes_events.html"
+    url_name: str  # this page's URL name, for the links and the htmx target
     search = False  # the pass search: names whole and snapshot thumbnails
-
-    def get_url(self) -> str:
-        raise NotImplementedError
 
     @transaction.atomic  # a whole-ID-number search writes its audit row with the read
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -346,7 +344,7 @@ class EventListBase(CompoundView):
             if person_id := filterset.form.cleaned_data.get("person"):
                 name = Person.objects.filter(pk=person_id).values_list("name", flat=True).first() or "—"
                 person_label = name if whole else mask_name(name)
-        base = self.get_url()
+        base = reverse(self.url_name, kwargs={"compound": self.compound.code})
         query = request.GET.copy()
         query.pop("cursor", None)
         context = {
@@ -379,9 +377,7 @@ class EventLogView(EventListBase):
     """出入记录: the compound's passages, live (refreshed every 10 s), names masked, no snapshots."""
 
     permissions = {"GET": need(VIEW_ACCESS)}
-
-    def get_url(self) -> str:
-        return reverse("access:event_log", kwargs={"compound": self.compound.code})
+    url_name = "access:event_log"
 
 
 class PassSearchView(EventListBase):
@@ -389,9 +385,7 @@ class PassSearchView(EventListBase):
 
     permissions = {"GET": need(SEARCH_PASSAGES)}
     search = True
-
-    def get_url(self) -> str:
-        return reverse("access:pass_search", kwargs={"compound": self.compound.code})
+    url_name = "access:pass_search"
 
 
 class EventSnapshotView(CompoundView):
