@@ -35,37 +35,14 @@ import os
 import platform
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
+
+from benchdb import database_urls, drop_database, recreate_database, use_bench_database
 
 DB = "smartpolice_dashboard"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-ROOT = Path(__file__).resolve().parent.parent
 PER_STREET = 50
 DISTRICTS = 10
 LAST_DAY = datetime.date(2026, 11, 29)
-
-
-def database_urls() -> tuple[str, str]:
-    """(maintenance URL, bench URL) on the server of $DATABASE_URL, never its database."""
-    server = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_SERVER)
-    return server._replace(path="/postgres").geturl(), server._replace(path=f"/{DB}").geturl()
-
-
-def recreate_database(maintenance_url: str, *, create: bool = True) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(maintenance_url)
-    conn.autocommit = True  # CREATE/DROP DATABASE cannot run inside a transaction
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-            if create:
-                cursor.execute(f'CREATE DATABASE "{DB}"')
-    finally:
-        conn.close()
 
 
 def band_for(score: float) -> str:
@@ -246,13 +223,9 @@ def main() -> None:
     if args.compounds < PER_STREET or args.days < 1 or args.requests < 20:
         parser.error("at least 50 compounds, 1 day and 20 requests")
 
-    maintenance_url, bench_url = database_urls()
-    os.environ["DATABASE_URL"] = bench_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "district.settings"
-    os.environ["DEBUG"] = "0"  # no query log
-    sys.path.insert(0, str(ROOT))
-    print(f"Recreating database {DB} on {urlsplit(bench_url).hostname}:{urlsplit(bench_url).port}", flush=True)
-    recreate_database(maintenance_url)
+    maintenance_url, bench_url = database_urls(DB)
+    use_bench_database(bench_url)
+    recreate_database(maintenance_url, DB)
     try:
         import django
 
@@ -294,7 +267,7 @@ def main() -> None:
         connections.close_all()
     finally:
         if not args.keep:
-            recreate_database(maintenance_url, create=False)
+            drop_database(maintenance_url, DB)
     print(
         json.dumps(
             {

@@ -44,11 +44,13 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+# bench/ is not a package: its scripts import each other from their folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdb import ROOT, database_urls, drop_database, recreate_database, use_bench_database
+from load import Server, manage, percentile_ms
 
 BENCH_DB = "smartpolice_face_gate"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "faces"
 FACES_PER_ENTRY = 4
 # Matching alone takes milliseconds: many samples, so that the median shrugs off the machine's noise.
@@ -56,23 +58,6 @@ MATCH_REPEATS = 200
 # A compound code of its own: the server files its snapshots under MEDIA_ROOT/access/<code>/,
 # which the bench removes at the end.
 CITY, DISTRICT, STREET, COMPOUND = "370100", "370102", "370102099", "370102099901"
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import Server, manage, percentile_ms  # noqa: E402  (bench/ is not a package)
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def recreate_database(maintenance_url: str, *, create: bool = True) -> None:
-    """Drop the bench database (closing leftover sessions of an aborted run), then create it anew."""
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def capture_640x480() -> bytes:
@@ -232,17 +217,12 @@ def main() -> None:
     if not FACES.is_dir():
         sys.exit(f"{FACES} is missing: the bench needs the shared photos")
 
-    server_url = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
-    maintenance_url, bench_url = with_database(server_url, "postgres"), with_database(server_url, BENCH_DB)
-    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": "district.settings", "DEBUG": "0"}
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG")})
-    sys.path.insert(0, str(ROOT))
+    maintenance_url, bench_url = database_urls(BENCH_DB)
+    env = use_bench_database(bench_url)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_start = os.getloadavg()[0]
 
-    where = urlsplit(bench_url)
-    print(f"Recreating database {BENCH_DB} on {where.hostname}:{where.port or ''}", flush=True)
-    recreate_database(maintenance_url)
+    recreate_database(maintenance_url, BENCH_DB)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-face-gate-"))
     media = log_dir / "media"
     server: Server | None = None
@@ -299,7 +279,7 @@ def main() -> None:
         if server is not None:
             server.stop()
         if not args.keep:
-            recreate_database(maintenance_url, create=False)
+            drop_database(maintenance_url, BENCH_DB)
         # The server's snapshots (its MEDIA_ROOT is the project's media/), and this process's.
         shutil.rmtree(ROOT / "media" / "access" / COMPOUND, ignore_errors=True)
         shutil.rmtree(media, ignore_errors=True)

@@ -44,11 +44,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from benchdb import ROOT, database_urls, drop_database, recreate_database, use_bench_database
 
 BENCH_DB = "smartpolice_import"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-ROOT = Path(__file__).resolve().parent.parent
 COMPOUND_CODE = "370102001001"
 OFFICER = "bench-minjing"
 
@@ -70,27 +69,6 @@ TAGS = ("独居老人", "残疾人", "退役军人", "低保", "留守儿童")
 NOTES = ("需定期走访", "行动不便，上门服务", "子女在外地", "新迁入")
 PERSONS_PER_ROOM = 3
 UNITS, FLOORS, ROOMS_PER_FLOOR = 3, 18, 4
-
-
-def database_urls() -> tuple[str, str]:
-    """(maintenance URL, bench URL) on the server of $DATABASE_URL, never its database."""
-    server = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_SERVER)
-    return server._replace(path="/postgres").geturl(), server._replace(path=f"/{BENCH_DB}").geturl()
-
-
-def recreate_database(maintenance_url: str, *, create: bool = True) -> None:
-    """Drop the bench database (closing leftover sessions of an aborted run), then create it anew."""
-    import psycopg2
-
-    conn = psycopg2.connect(maintenance_url)
-    conn.autocommit = True  # CREATE/DROP DATABASE cannot run inside a transaction
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            if create:
-                cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        conn.close()
 
 
 def peak_rss_mb() -> float:
@@ -261,18 +239,13 @@ def main() -> None:
     parser.add_argument("--run-job", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
 
-    maintenance_url, bench_url = database_urls()
-    # Settings read the environment when Django starts: point them at the bench database first.
-    os.environ["DATABASE_URL"] = bench_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "district.settings"
-    os.environ["DEBUG"] = "0"
-    sys.path.insert(0, str(ROOT))
+    maintenance_url, bench_url = database_urls(BENCH_DB)
+    env = use_bench_database(bench_url)
     if args.run_job is not None:
         run_job(args.run_job)
         return
 
-    print(f"Recreating database {BENCH_DB} on {urlsplit(bench_url).hostname}:{urlsplit(bench_url).port}")
-    recreate_database(maintenance_url)
+    recreate_database(maintenance_url, BENCH_DB)
     import django
 
     django.setup()
@@ -306,7 +279,6 @@ def main() -> None:
         results["workbook_mb"] = len(data) / 1024 / 1024
         print(f"workbook: {args.rows} rows, {results['workbook_mb']:.1f} MB, written in {results['generate_s']:.1f} s")
 
-        env = {**os.environ, "DATABASE_URL": bench_url}
         runs = {}
         for label in ("import", "reimport"):
             with tenant_context(compound):
@@ -334,7 +306,7 @@ def main() -> None:
             leftover.unlink()
         workdir.rmdir()
         if not args.keep:
-            recreate_database(maintenance_url, create=False)
+            drop_database(maintenance_url, BENCH_DB)
 
     imported, again = runs["import"], runs["reimport"]
     print(f"persons {counts[0]}, houses {counts[1]}, addresses {counts[2]}")

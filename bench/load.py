@@ -51,11 +51,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchdb import ROOT, database_urls, drop_database, recreate_database, use_bench_database
 
 LOAD_DB = "smartpolice_load"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 SEED_ARGS = ["--compounds", "2", "--persons-per-compound", "30"]
 SERVER_START_TIMEOUT = 60.0
@@ -65,28 +64,6 @@ SAMPLE_INTERVAL = 0.5
 # short enough that a wedged server ends the run instead of hanging it.
 REQUEST_TIMEOUT = 30.0
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` with its database replaced; host, port, credentials and query (socket dir) kept."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def database_urls() -> tuple[str, str]:
-    """(maintenance URL, load URL) on the server of $DATABASE_URL, never its database."""
-    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
-    return with_database(server, "postgres"), with_database(server, LOAD_DB)
-
-
-def recreate_database(maintenance_url: str, *, create: bool = True) -> None:
-    """Drop the load database (closing leftover sessions of an aborted run), then create it anew."""
-    import psycopg
-
-    # CREATE/DROP DATABASE cannot run inside a transaction.
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{LOAD_DB}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{LOAD_DB}"')
 
 
 def free_port() -> int:
@@ -381,18 +358,11 @@ def main() -> None:
     if args.clients < 2 or args.duration <= 0 or args.idle_wait < 0:
         parser.error("--clients must be at least 2 (anonymous and signed in), --duration positive")
 
-    maintenance_url, load_url = database_urls()
-    env = {
-        **os.environ,
-        "DATABASE_URL": load_url,
-        "DJANGO_SETTINGS_MODULE": "district.settings",
-        # DEBUG off: no query log growing in the server under load, and production's error pages.
-        "DEBUG": "0",
-    }
+    maintenance_url, load_url = database_urls(LOAD_DB)
     # This process reads the settings (the connection configuration under test) and the demo
-    # logins; it never connects to the load database through Django.
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG")})
-    sys.path.insert(0, str(ROOT))
+    # logins; it never connects to the load database through Django. The server gets the same
+    # environment: DEBUG off, so no query log grows under load and errors are production's.
+    env = use_bench_database(load_url)
     # SIGTERM (e.g. a CI timeout) runs the same clean-up as Ctrl-C: stop daphne, drop the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -409,9 +379,7 @@ def main() -> None:
     pool_max = (pool.get("max_size") if isinstance(pool, dict) else None) if pool else None
     postgres, max_connections = server_facts(maintenance_url)
     load_start = os.getloadavg()[0]
-    where = urlsplit(load_url)
-    print(f"Recreating database {LOAD_DB} on {where.hostname or where.query}:{where.port or ''}")
-    recreate_database(maintenance_url)
+    recreate_database(maintenance_url, LOAD_DB)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     server: Server | None = None
     try:
@@ -426,7 +394,7 @@ def main() -> None:
         if server is not None:
             server.stop()
         if not args.keep:
-            recreate_database(maintenance_url, create=False)
+            drop_database(maintenance_url, LOAD_DB)
 
     log_text = server.log.read_text(errors="replace")
     too_many = log_text.count("too many clients")

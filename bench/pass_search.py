@@ -44,16 +44,13 @@ import os
 import platform
 import random
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from benchdb import database_urls, drop_database, recreate_database, use_bench_database
 
 BENCH_DB = "smartpolice_passes"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-ROOT = Path(__file__).resolve().parent.parent
 NOISE_COMPOUNDS = 50
 DEVICES = 12
 PERSONS = 2000
@@ -70,27 +67,6 @@ EXPECTED_INDEX = {
     "window_7d_page3": "event_compound_time",
     "deny_90d": "event_compound_time",
 }
-
-
-def database_urls() -> tuple[str, str]:
-    """(maintenance URL, bench URL) on the server of $DATABASE_URL, never its database."""
-    server = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_SERVER)
-    return server._replace(path="/postgres").geturl(), server._replace(path=f"/{BENCH_DB}").geturl()
-
-
-def recreate_database(maintenance_url: str, *, create: bool = True) -> None:
-    """Drop the bench database (closing leftover sessions of an aborted run), then create it anew."""
-    import psycopg2
-
-    conn = psycopg2.connect(maintenance_url)
-    conn.autocommit = True  # CREATE/DROP DATABASE cannot run inside a transaction
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            if create:
-                cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        conn.close()
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -138,14 +114,9 @@ def main() -> None:
     if args.days < 8 or args.per_day < 100 or args.runs < 3:
         parser.error("at least 8 days, 100 events a day and 3 runs")
 
-    maintenance_url, bench_url = database_urls()
-    os.environ["DATABASE_URL"] = bench_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "district.settings"
-    os.environ["DEBUG"] = "0"
-    sys.path.insert(0, str(ROOT))
-
-    print(f"Recreating database {BENCH_DB} on {urlsplit(bench_url).hostname}:{urlsplit(bench_url).port}", flush=True)
-    recreate_database(maintenance_url)
+    maintenance_url, bench_url = database_urls(BENCH_DB)
+    use_bench_database(bench_url)
+    recreate_database(maintenance_url, BENCH_DB)
 
     import django
 
@@ -158,7 +129,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            recreate_database(maintenance_url, create=False)
+            drop_database(maintenance_url, BENCH_DB)
     report(args, results)
 
 

@@ -33,34 +33,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from benchdb import database_urls, drop_database, recreate_database, use_bench_database
 
 BENCH_DB = "smartpolice_bench"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def database_urls() -> tuple[str, str]:
-    """(maintenance URL, bench URL) on the server of $DATABASE_URL, never its database."""
-    server = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_SERVER)
-    return server._replace(path="/postgres").geturl(), server._replace(path=f"/{BENCH_DB}").geturl()
-
-
-def recreate_database(maintenance_url: str, *, create: bool = True) -> None:
-    """Drop the bench database (closing leftover sessions of an aborted run), then create it anew."""
-    import psycopg2
-
-    conn = psycopg2.connect(maintenance_url)
-    conn.autocommit = True  # CREATE/DROP DATABASE cannot run inside a transaction
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            if create:
-                cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        conn.close()
 
 
 def timed(func: Callable[[], Any]) -> float:
@@ -111,16 +88,9 @@ def main() -> None:
     if args.samples < 1:
         parser.error("--samples must be at least 1")
 
-    maintenance_url, bench_url = database_urls()
-    # Settings read the environment when Django starts: point them at the bench database
-    # before anything imports them, and keep DEBUG off so no query log grows for 200 schemas.
-    os.environ["DATABASE_URL"] = bench_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "district.settings"
-    os.environ["DEBUG"] = "0"
-    sys.path.insert(0, str(ROOT))
-
-    print(f"Recreating database {BENCH_DB} on {urlsplit(bench_url).hostname}:{urlsplit(bench_url).port}")
-    recreate_database(maintenance_url)
+    maintenance_url, bench_url = database_urls(BENCH_DB)
+    use_bench_database(bench_url)  # before anything imports the settings; DEBUG off for 200 schemas
+    recreate_database(maintenance_url, BENCH_DB)
 
     import django
 
@@ -220,7 +190,7 @@ def main() -> None:
     finally:
         connections.close_all()
         if not args.keep:
-            recreate_database(maintenance_url, create=False)
+            drop_database(maintenance_url, BENCH_DB)
 
     stats = summary(create)
     first, last = statistics.median(create[:20]), statistics.median(create[-20:])
