@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from events.choices import Severity
+from mediation.choices import RiskReason
 
 __all__ = ["MODELS", "PARAM_BOUNDS", "AlertModel", "explain"]
 
@@ -54,6 +55,17 @@ def _choose(key: str, variants: dict[str, Callable[[dict[str, Any]], str]]) -> C
         return variants.get(str(detail.get(key, "")), fallback)(detail)
 
     return render
+
+
+def _dispute_risk(detail: dict[str, Any]) -> str:
+    """The case's number and the reasons of its risk, by their labels in the active language."""
+    text = _fmt("Dispute case %(case)s was assessed at a high risk of escalating.")(detail)
+    raw = detail.get("reasons")
+    codes = [str(code) for code in raw][: len(RiskReason.values)] if isinstance(raw, list) else []
+    reasons = [str(RiskReason(code).label) for code in codes if code in RiskReason.values]
+    if reasons:
+        text += " " + _("Reasons: %(reasons)s.") % {"reasons": ", ".join(reasons)}
+    return text
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,14 @@ _MODELS = [
         Severity.LOW,
         _fmt("An unregistered person was seen on %(count)s days out of %(days)s: ask them to register."),
         params={"count": 5, "days": 14},
+    ),
+    # Raised by mediation when a case's escalation risk is assessed high (``mediation.actions``);
+    # no threshold: the assessment is a person's (风险研判), not a count.
+    AlertModel(
+        "dispute_high_risk",
+        gettext_lazy("Dispute at high risk of escalating"),
+        Severity.HIGH,
+        _dispute_risk,
     ),
 ]
 MODELS: dict[str, AlertModel] = {m.code: m for m in _MODELS}

@@ -14,7 +14,7 @@ open status. Reaching agreement, failure or referral concludes the case (``concl
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,7 @@ __all__ = [
     "do_unassign_mediator",
     "do_update_case",
     "is_overdue",
+    "register_risk_alert_rule",
 ]
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -133,12 +134,30 @@ def _check_risk(case: Case) -> None:
         case.risk = Risk.MEDIUM
 
 
+# The alert model ``dispute_high_risk`` of the alert catalogue. Each compound may switch it off
+# or change its severity (``alerts.AlertRule``), but the alerts app sits a layer above this one
+# (DESIGN.md §2b): it registers how a compound's rule is read (``alerts.apps``) rather than this
+# module importing it. Unregistered (the alerts app absent), the alert is raised at high severity.
+RISK_ALERT = "dispute_high_risk"
+RiskAlertRule = Callable[[Compound], tuple[bool, str]]
+_risk_alert_rule: list[RiskAlertRule] = []
+
+
+def register_risk_alert_rule(reader: RiskAlertRule) -> None:
+    """Set how a compound's rule for :data:`RISK_ALERT` is read: ``(enabled, severity)``."""
+    _risk_alert_rule[:] = [reader]
+
+
 def _raise_risk_alert(compound: Compound, case: Case, at: datetime.datetime) -> None:
-    """A high escalation risk becomes an alert for the compound and every level above (issue #10)."""
+    """A high escalation risk becomes an alert for the compound and every level above (issue #10),
+    unless the compound switched the alert model off."""
+    enabled, severity = _risk_alert_rule[0](compound) if _risk_alert_rule else (True, Severity.HIGH)
+    if not enabled:
+        return
     do_raise_alert(
         compound,
-        kind="dispute_high_risk",
-        severity=Severity.HIGH,
+        kind=RISK_ALERT,
+        severity=severity,
         occurred_at=at,
         fold_key=f"case:{case.pk}",
         detail={"case": case.number, "reasons": list(case.risk_reasons)},

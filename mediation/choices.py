@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CaseSource(models.TextChoices):
@@ -50,7 +51,7 @@ class CaseStatus(models.TextChoices):
     AGREEMENT = "agreement", _("Agreement reached")
     FAILED = "failed", _("Mediation failed")
     FOLLOW_UP = "follow_up", _("Follow-up")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("case status", "Closed")
     REFERRED = "referred", _("Referred")
 
 
