@@ -10,13 +10,16 @@ from district.api import views as api_views
 from district.api.base import Router
 from district.permissions import PUBLIC, declare
 from mediators import offline
+from safety.views import HomeView
 
 router = Router()
 router.register("areas", api_views.AreaViewSet)
 router.register("compounds", api_views.CompoundViewSet)
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # Area users land on their safety dashboard (issue #12); the compound cards stay one click away.
+    path("", HomeView.as_view(), name="home"),
+    path("compounds/", views.home, name="compounds"),
     path(
         "login/",
         declare(GET=PUBLIC, POST=PUBLIC)(auth_views.LoginView.as_view(redirect_authenticated_user=True)),

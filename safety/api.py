@@ -1,15 +1,21 @@
 """Dashboard data (``GET /api/safety/dashboard/?area=<id>``): one area's index for its dashboard.
 
-Reads only the public snapshot tables (``CompoundIndexSnapshot``, ``AreaIndexSnapshot``), each
-query on one of their indexes, plus the names of the areas and compounds shown (by primary key):
-never a compound schema (issue #12). The answer, for the latest day the area has a snapshot:
+Reads only public tables (the snapshots, alerts, mediation figures), each query on one of their
+indexes, plus the names of the areas and compounds shown: never a compound schema (issue #12).
+The answer, for the latest day the area has a snapshot:
 
 - ``index``: the area's own score, band, stars, population and component scores;
 - ``children``: each child area's index that day (districts of a city, streets of a district,
   compounds of a street);
 - ``best`` / ``worst``: the 10 best and worst compounds of the area that day;
 - ``trend``: the area's score on each of the 90 days up to that day that have a snapshot;
-- ``bands``: how many of its compounds are in each colour band that day.
+- ``bands``: how many of its compounds are in each colour band that day;
+- ``alerts``: alerts of the last 30 days by model, as far as the user may see alerts;
+- ``mediation``: the area's mediation cases and success rate (``mediators.stats`` definitions).
+
+``GET /api/safety/map/?area=`` answers the map of the same area: its compounds at their
+coordinates with their latest index, the open alerts of the last day to mark, and the URL of
+the city's outline (``safety.panels``).
 
 Scope: the area must be covered by one of the user's roles that may see dashboards
 (``safety.dashboard``) — a street office sees its street, never its neighbour's (404, as for an
@@ -40,8 +46,9 @@ from district.scope import assignments_of, compounds_in_scope, covers
 from district.typing import AnyUser
 from safety.choices import Band
 from safety.models import AreaIndexSnapshot, CompoundIndexSnapshot
+from safety.panels import alert_counts, map_data, mediation_figures, tagged, through_compound
 
-__all__ = ["DashboardView", "area_for_dashboard", "dashboard_data"]
+__all__ = ["DashboardView", "MapView", "area_for_dashboard", "dashboard_data"]
 
 MAX_ID = 2**63 - 1
 TREND_DAYS = 90
@@ -97,9 +104,13 @@ def _ranked(compounds: QuerySet[CompoundIndexSnapshot], order: str) -> list[dict
     return [_compound_row(r) for r in compounds.order_by(order, "compound_id").values(*COMPOUND_FIELDS)[:RANKED]]
 
 
-def compounds_data(user: AnyUser) -> dict[str, Any]:
+def own_compound_ids(user: AnyUser) -> list[int]:
+    """The compounds of a user whose dashboard roles are held at compounds (at most ``MAX_OWN``)."""
+    return list(compounds_in_scope(user, roles=roles_with(VIEW_DASHBOARD)).values_list("pk", flat=True)[:MAX_OWN])
+
+
+def compounds_data(ids: list[int]) -> dict[str, Any]:
     """The dashboard of a user whose dashboard roles are held at compounds: those compounds' latest day."""
-    ids = list(compounds_in_scope(user, roles=roles_with(VIEW_DASHBOARD)).values_list("pk", flat=True)[:MAX_OWN])
     latest = CompoundIndexSnapshot.objects.filter(compound_id__in=ids).order_by("-day").values("day").first()
     base = _empty(None)
     if latest is None:
@@ -127,6 +138,8 @@ def _empty(area: Area | None) -> dict[str, Any]:
         "worst": [],
         "trend": [],
         "bands": {band: 0 for band in Band.values},
+        "alerts": [],
+        "mediation": None,
     }
 
 
@@ -225,6 +238,26 @@ class TrendPointSerializer(serializers.Serializer[Any]):
     score = serializers.FloatField()
 
 
+class AlertCountSerializer(serializers.Serializer[Any]):
+    """Alerts of one model over the last 30 days (``occurrences`` counts folded repeats)."""
+
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    alerts = serializers.IntegerField()
+    occurrences = serializers.IntegerField()
+
+
+class MediationSerializer(serializers.Serializer[Any]):
+    """Mediation cases of the area by their current status; success rate in percent (null without outcomes)."""
+
+    cases = serializers.IntegerField()
+    open = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    agreements = serializers.IntegerField()
+    outcomes = serializers.IntegerField()
+    success_rate = serializers.FloatField(allow_null=True)
+
+
 class DashboardSerializer(serializers.Serializer[Any]):
     """One area's dashboard of its latest snapshot day (``day`` and ``index`` null before the first).
 
@@ -240,6 +273,43 @@ class DashboardSerializer(serializers.Serializer[Any]):
     worst = RankedSerializer(many=True)
     trend = TrendPointSerializer(many=True)
     bands = serializers.DictField(child=serializers.IntegerField())
+    alerts = AlertCountSerializer(many=True)
+    mediation = MediationSerializer(allow_null=True)
+
+
+class MapCompoundSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    lng = serializers.FloatField()
+    lat = serializers.FloatField()
+    score = serializers.FloatField(allow_null=True)
+    band = serializers.ChoiceField(choices=Band.choices, allow_null=True)
+
+
+class MapAlertSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    compound_id = serializers.IntegerField(allow_null=True)
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    severity = serializers.CharField()
+    last_seen_at = serializers.DateTimeField()
+
+
+class MapSerializer(serializers.Serializer[Any]):
+    """Compounds with coordinates (latest index), open alerts of the last 24 h, the city's outline URL."""
+
+    outline = serializers.CharField(allow_null=True)
+    day = serializers.DateField(allow_null=True)
+    compounds = MapCompoundSerializer(many=True)
+    alerts = MapAlertSerializer(many=True)
+
+
+AREA_PARAMETER = OpenApiParameter(
+    "area",
+    {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
+    description="Area id (city, district or street); default: the highest area of the user's roles.",
+)
 
 
 class DashboardSchema(AutoSchema):
@@ -255,18 +325,28 @@ class DashboardView(APIView):
     permissions = {"GET": need(VIEW_DASHBOARD)}
     schema = DashboardSchema()
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "area",
-                {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
-                description="Area id (city, district or street); default: the highest area of the user's roles.",
-            )
-        ],
-        responses=DashboardSerializer,
-    )
+    @extend_schema(parameters=[AREA_PARAMETER], responses=DashboardSerializer)
     def get(self, request: Request) -> Response:
         query = DashboardQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         area = area_for_dashboard(request.user, query.validated_data.get("area"))
-        return Response(dashboard_data(area) if area is not None else compounds_data(request.user))
+        ids = own_compound_ids(request.user) if area is None else []
+        data = dashboard_data(area) if area is not None else compounds_data(ids)
+        data["alerts"] = alert_counts(request.user, tagged(area, ids))
+        data["mediation"] = mediation_figures(through_compound(area, ids, "compound__"))
+        return Response(data)
+
+
+class MapView(APIView):
+    """The map of one area of the user's scope: compounds by coordinates and index, open alerts, outline."""
+
+    permissions = {"GET": need(VIEW_DASHBOARD)}
+    schema = DashboardSchema()
+
+    @extend_schema(parameters=[AREA_PARAMETER], responses=MapSerializer)
+    def get(self, request: Request) -> Response:
+        query = DashboardQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        area = area_for_dashboard(request.user, query.validated_data.get("area"))
+        ids = own_compound_ids(request.user) if area is None else []
+        return Response(map_data(request.user, area, ids))

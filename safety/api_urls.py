@@ -8,4 +8,5 @@ app_name = "safety-api"
 
 urlpatterns = [
     path("dashboard/", api.DashboardView.as_view(), name="dashboard"),
+    path("map/", api.MapView.as_view(), name="map"),
 ]

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class IncidentType(models.TextChoices):
@@ -13,7 +14,7 @@ class IncidentType(models.TextChoices):
 
 
 class IncidentStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("incident status", "Open")
     CLOSED = "closed", _("Closed")
 
 

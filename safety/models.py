@@ -132,13 +132,25 @@ class AreaIndexSnapshot(models.Model):
 
 
 class Report(models.Model):
-    """A monthly report of a street or district, built by a background job with progress."""
+    """月度报告 — a monthly report of a street or district, built by a background job with progress.
+
+    The job (``safety.reports``) stores what it computed, step by step, in ``content`` (plain
+    JSON: codes, numbers and names, translated when shown), then the .xlsx in ``workbook``: the
+    print view and the download show the same figures however the snapshots change later, and a
+    job run again after a stop resumes at the first step not stored. One report per area and
+    month may be queued or running at a time (``report_one_pending``).
+    """
 
     area = models.ForeignKey("district.Area", on_delete=models.CASCADE, related_name="+")
     month = models.DateField(_("month"))  # the first day of the month
     status = models.CharField(max_length=8, choices=ReportStatus.choices, default=ReportStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
-    file = models.CharField(max_length=255, blank=True)
+    # The requester's language when asked: the workbook's headers are written in it.
+    language = models.CharField(max_length=16, default="zh-hans")
+    content = models.JSONField(default=dict, blank=True)
+    # Tens of KB even for a district: kept in the row, like registry imports (no media files to
+    # protect, back up or clean up apart from the database).
+    workbook = models.BinaryField(default=b"", editable=False)
     error = models.CharField(max_length=500, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -147,7 +159,14 @@ class Report(models.Model):
     class Meta:
         verbose_name = _("report")
         verbose_name_plural = _("reports")
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["area", "month"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="report_one_pending",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.area_id} {self.month:%Y-%m}"

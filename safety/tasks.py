@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import transaction
 from django.utils import timezone
+from procrastinate import JobContext, RetryStrategy
+from procrastinate.contrib.django.django_connector import DjangoConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.job_context import AbortReason
+from procrastinate.jobs import JobDeferrer
+from procrastinate.manager import JobManager
 
 from district.jobs import app
 from district.models import Area
+from district.scope import beneath_q
+from safety.reports import BUILD_REPORT_TASK, ReportInterruptedError, run_report
 from safety.snapshots import do_roll_up, do_snapshot_compound, do_snapshot_day
 from tenants.models import Compound
 
 SNAPSHOT_DAY_TASK = "safety.snapshot_day"
 RECOMPUTE_TASK = "safety.recompute_compound"
+RECOMPUTE_CITY_TASK = "safety.recompute_city"
+
+# Enqueues on Django's connection, inside the caller's transaction, as ``district.jobs`` does for
+# compound jobs (that helper always adds a compound; a city's job has none).
+_in_transaction = JobManager(DjangoConnector())
 
 
 def snapshot_day_for(timestamp: int) -> datetime.date:
@@ -38,3 +52,61 @@ def recompute_compound(schema_name: str, day: str) -> int:
     when = datetime.date.fromisoformat(day)
     snapshot = do_snapshot_compound(compound, when)
     return do_roll_up(Area.objects.get(pk=snapshot.city_id), when)
+
+
+def defer_recompute_city(city: Area, day: datetime.date) -> int | None:
+    """Queue the recompute of every compound of ``city`` for ``day``, in the caller's transaction.
+
+    One job per city waits at a time (queueing lock): saving the weights twice in a minute
+    queues one recompute, which reads the weights stored when it runs. None when one was waiting.
+    """
+    task = app.tasks[RECOMPUTE_CITY_TASK]
+    configured = task.configure(
+        queueing_lock=f"{RECOMPUTE_CITY_TASK}.{city.pk}", task_kwargs={"city_id": city.pk, "day": day.isoformat()}
+    )
+    try:
+        # A savepoint: the refused insert of a locked job must not abort the caller's transaction.
+        with transaction.atomic():
+            return JobDeferrer(job_manager=_in_transaction, job=configured.job).defer()
+    except AlreadyEnqueued:
+        return None
+
+
+@app.task(name=RECOMPUTE_CITY_TASK)
+def recompute_city(city_id: int, day: str) -> int:
+    """On demand (new weights): recompute every compound's index of ``day`` in the city, then its roll-ups.
+
+    One transaction per compound, as the nightly job: a compound that fails does not undo the
+    others, and the job raises at the end so the failure is seen and retried. Compounds done.
+    """
+    city = Area.objects.get(pk=city_id, level="city")
+    when = datetime.date.fromisoformat(day)
+    compounds = Compound.objects.filter(beneath_q(city.path, "street__path")).select_related("street__parent")
+    failures: list[str] = []
+    done = 0
+    for compound in compounds.order_by("pk").iterator(chunk_size=200):
+        try:
+            do_snapshot_compound(compound, when)
+            done += 1
+        except Exception as exc:  # one compound's failure must not stop the city's recompute
+            failures.append(f"{compound.code}: {exc}")
+    do_roll_up(city, when)
+    if failures:
+        raise RuntimeError(f"index recompute failed for {len(failures)} compound(s): {failures[:5]}")
+    return done
+
+
+@app.task(
+    name=BUILD_REPORT_TASK,
+    pass_context=True,
+    # Stopped between steps (the worker shutting down), the job is queued again and resumes at
+    # its first step not stored; a killed worker's job is requeued by retry_stalled_jobs alike.
+    retry=RetryStrategy(wait=5, retry_exceptions=[ReportInterruptedError]),
+)
+def build_report(context: JobContext, report_id: int) -> str:
+    """Build monthly report ``report_id`` step by step (``safety.reports.run_report``); its status."""
+
+    def worker_stopping() -> bool:
+        return context.abort_reason() == AbortReason.SHUTDOWN
+
+    return str(run_report(report_id, should_stop=worker_stopping).status)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from safety import views
+from safety import views, views_config, views_reports
 
 app_name = "safety"
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("incidents/import/", views.IncidentImportView.as_view(), name="incident_import"),
     path("incidents/unassigned/", views.UnassignedView.as_view(), name="unassigned"),
     path("incidents/<int:pk>/assign/", views.AssignView.as_view(), name="assign"),
+    path("settings/", views_config.IndexSettingsView.as_view(), name="index_settings"),
+    path("reports/", views_reports.ReportListView.as_view(), name="reports"),
+    path("reports/<int:pk>/", views_reports.ReportView.as_view(), name="report"),
+    path("reports/<int:pk>/download/", views_reports.ReportDownloadView.as_view(), name="report_download"),
+    path("reports/<int:pk>/print/", views_reports.ReportPrintView.as_view(), name="report_print"),
 ]

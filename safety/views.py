@@ -22,9 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from alerts.audience import alert_groups_for
 from district.jobs import defer_in_compound
-from district.permissions import MANAGE_INCIDENTS, VIEW_DASHBOARD, need
+from district.models import Area
+from district.permissions import MANAGE_INCIDENTS, SIGNED_IN, VIEW_DASHBOARD, check_need, need
 from district.views import DeclaredView
+from district.views import home as compound_cards
 from safety import incidents as actions
 from safety.api import area_for_dashboard
 from safety.choices import IncidentStatus, IncidentType
@@ -253,6 +256,19 @@ class CompoundIndexView(DeclaredView):
         return redirect("safety:compound_index", pk=compound.pk)
 
 
+def render_dashboard(request: HttpRequest, area: Area | None) -> HttpResponse:
+    """The dashboard page of ``area`` (None: the user's compounds); its charts load their data themselves."""
+    query = f"?area={area.pk}" if area is not None else ""
+    context = {
+        "area": area,
+        "big_screen": request.GET.get("screen") == "1",
+        "data_url": reverse("safety-api:dashboard") + query,
+        "map_url": reverse("safety-api:map") + query,
+        "live": bool(alert_groups_for(request.user)),  # live markers only for users who receive alerts
+    }
+    return render(request, "safety/dashboard.html", context)
+
+
 class DashboardPageView(DeclaredView):
     """The dashboard of an area (``?area=<id>``; the user's highest by default); ``?screen=1``: big screen."""
 
@@ -261,7 +277,19 @@ class DashboardPageView(DeclaredView):
     def get(self, request: HttpRequest) -> HttpResponse:
         raw = request.GET.get("area", "")
         area_id = int(raw) if raw.isdigit() and len(raw) < 19 else None
-        area = area_for_dashboard(request.user, area_id)
-        data_url = reverse("safety-api:dashboard") + (f"?area={area.pk}" if area is not None else "")
-        context = {"area": area, "big_screen": request.GET.get("screen") == "1", "data_url": data_url}
-        return render(request, "safety/dashboard.html", context)
+        return render_dashboard(request, area_for_dashboard(request.user, area_id))
+
+
+class HomeView(DeclaredView):
+    """The home page: the dashboard of the highest area a user's dashboard roles cover (city bureau,
+    district branch, street office); the compound cards for everyone else (``district.views.home``).
+    """
+
+    permissions = {"GET": SIGNED_IN}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if check_need(request.user, VIEW, None, None):
+            area = area_for_dashboard(request.user, None)
+            if area is not None:
+                return render_dashboard(request, area)
+        return compound_cards(request)

@@ -73,6 +73,33 @@
     });
   }
 
+  function drawAlerts(root, data, big) {
+    var rows = data.alerts || [];
+    var none = root.querySelector('[data-testid="no-alerts"]');
+    if (!rows.length) { if (none) { none.classList.remove("d-none"); } return; }
+    var c = chart(root, "alerts", big ? 360 : 260);
+    if (!c) { return; }
+    var shown = rows.slice().reverse(); // most at the top of a horizontal bar chart
+    c.setOption({
+      title: { text: root.dataset.labelAlerts, textStyle: { fontSize: 14 } },
+      grid: { left: 150, right: 30, top: 40, bottom: 20 },
+      tooltip: {},
+      xAxis: { type: "value", minInterval: 1 },
+      yAxis: { type: "category", data: shown.map(function (r) { return r.name; }) },
+      series: [{ type: "bar", itemStyle: { color: "#d9363e" }, label: { show: true, position: "right" },
+                 data: shown.map(function (r) { return r.alerts; }) }]
+    });
+  }
+
+  function fillMediation(root, data) {
+    var m = data.mediation;
+    if (!m) { return; }
+    text(root.querySelector('[data-testid="mediation-rate"]'), m.success_rate === null ? "—" : m.success_rate.toFixed(1) + "%");
+    ["cases", "open", "overdue", "agreements"].forEach(function (name) {
+      text(root.querySelector('[data-figure="' + name + '"]'), String(m[name]));
+    });
+  }
+
   function fillList(root, name, rows) {
     var list = root.querySelector('[data-list="' + name + '"]');
     if (!list) { return; }
@@ -90,6 +117,9 @@
 
   function draw(root, data) {
     var big = root.classList.contains("safety-big-screen");
+    // Alerts and mediation do not wait for the first nightly snapshot.
+    drawAlerts(root, data, big);
+    fillMediation(root, data);
     if (!data.day) {
       var none = root.querySelector('[data-testid="no-data"]');
       text(none, root.dataset.labelNone);

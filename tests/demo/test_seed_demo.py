@@ -158,3 +158,17 @@ def test_demo_logins_render_for_the_readme():
 def test_too_many_compounds_is_refused():
     with pytest.raises(CommandError):
         seed(compounds=len(COMPOUNDS) + 1)
+
+
+def test_the_demo_dashboards_have_incidents_and_a_month_of_index():
+    from safety.demo import DEMO_INCIDENTS, DEMO_INDEX_DAYS
+    from safety.models import AreaIndexSnapshot, CompoundIndexSnapshot, Incident
+
+    first = seed()
+    city = Area.objects.get(code="370100")
+    assert Incident.objects.filter(city=city, external_id__startswith="DEMO-").count() == DEMO_INCIDENTS
+    assert AreaIndexSnapshot.objects.filter(area=city).count() == DEMO_INDEX_DAYS
+    seeded = Compound.objects.filter(code__in=SEEDED_CODES)
+    assert CompoundIndexSnapshot.objects.filter(compound__in=seeded).count() == 3 * DEMO_INDEX_DAYS
+    assert f"incidents {DEMO_INCIDENTS}, index days {DEMO_INDEX_DAYS}" in first
+    assert "incidents 0, index days 0" in seed()  # a second run adds none

@@ -923,6 +923,30 @@ def safety_import(s: Setting) -> Made:
     return Made(bodies={"POST": {"file": SimpleUploadedFile("110.csv", text.encode(), content_type="text/csv")}})
 
 
+def safety_weights(s: Setting) -> Made:
+    """The index weights of the target compound's city (out of scope: a city not the user's)."""
+    city = _safety_tags(s)["city_id"]
+    weights = {"incidents": "30", "alerts": "30", "disputes": "15.5", "prevention": "24.5"}
+    return Made(bodies={"GET": {"city": city}, "POST": {"city": city, **weights}})
+
+
+def safety_report_request(s: Setting) -> Made:
+    """A body asking for the monthly report of the target compound's street (October 2026)."""
+    return Made(bodies={"POST": {"area": s.target.street_id, "month": "2026-10"}})
+
+
+def safety_report(s: Setting) -> Made:
+    """A built monthly report of the target compound's street (no snapshots: the empty report)."""
+    import datetime as dt
+
+    from safety.models import Report
+    from safety.reports import run_report
+
+    report = Report.objects.create(area_id=s.target.street_id, month=dt.date(2026, 10, 1), language="en")
+    run_report(report.pk)
+    return Made(kwargs={"pk": report.pk})
+
+
 # Mediation cases (mediation/urls.py, mediation/api_urls.py): a case of the target compound with a
 # mediator of its city, a session, an agreement and two attachments, made in the case's
 # transaction; the two stored files are written once and kept. Custom API actions (transition,
@@ -1076,6 +1100,7 @@ def mediation_api_detail(key: str) -> Callable[[Setting], Made]:
 SEEDS: dict[str, Seed] = {
     # Public pages.
     "home": Seed(),
+    "compounds": Seed(),
     "login": Seed(login_page, ok={"GET": 302, "POST": 302}, ok_anonymous={"GET": 200}),
     "logout": Seed(),
     "set_language": Seed(set_language_page, ok={"GET": 302}),
@@ -1147,6 +1172,12 @@ SEEDS: dict[str, Seed] = {
     "safety:unassigned": Seed(safety_incident),
     "safety:assign": Seed(safety_incident, out={"POST": 404}),
     "safety-api:dashboard": Seed(safety_snapshot),
+    "safety:reports": Seed(safety_report_request, out={"POST": 422}),  # the form: not a street of theirs
+    "safety:report": Seed(safety_report, out={"GET": 404}),
+    "safety:report_download": Seed(safety_report, out={"GET": 404}),
+    "safety:report_print": Seed(safety_report, out={"GET": 404}),
+    "safety:index_settings": Seed(safety_weights, out={"GET": 404, "POST": 404}),  # the far city is not theirs
+    "safety-api:map": Seed(safety_snapshot),
     # The city watch-list (public, scoped by city) and batch ID screening (compound pages).
     "watchlist:list": Seed(),
     "watchlist:create": Seed(watch_new, out={"POST": 422}),  # the form: not a city the user keeps

@@ -1,5 +1,6 @@
-"""The city dashboard in headless Chromium: charts drawn (canvas present and not blank), a click on a
-compound opens its index breakdown, the big-screen mode; screenshots go to docs/screenshots/.
+"""The city dashboard in headless Chromium: the city bureau's home page, charts and map drawn (canvas
+present and not blank), a live alert marked on the map without reload, a click on a compound opens
+its index breakdown, the big-screen mode; screenshots go to docs/screenshots/.
 
 Runs on the browser tests' server and seeded demo city (``tests/e2e/conftest.py``); the snapshots
 are taken by ``safety.snapshots.do_snapshot_day`` in another process, on that server's database.
@@ -14,6 +15,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.e2e.conftest import BASE_DIR, VENV_BIN, _base_database_url, database_name, login, with_database
+from tests.e2e.test_alerts_browser import LIVE_TIMEOUT, raise_alert
 
 pytestmark = pytest.mark.e2e
 
@@ -64,13 +66,25 @@ def test_city_dashboard_draws_its_charts_and_opens_a_compound(page: Page) -> Non
     take_snapshots()
     page.set_viewport_size({"width": 1400, "height": 900})
     login(page, "city")
-    page.goto("/safety/")
+    page.goto("/")  # the city bureau's home page is its dashboard
+    dashboard = page.get_by_test_id("safety-dashboard")
+    expect(dashboard).to_be_visible()
     expect(page.get_by_test_id("area-score")).not_to_have_text("—")
-    for chart in ("children", "trend", "bands"):
+    expect(dashboard).to_have_attribute("data-map-state", "drawn")
+    for chart in ("map", "children", "trend", "bands"):
         locator = page.get_by_test_id(f"chart-{chart}")
         expect(locator.locator("canvas")).to_have_count(1)
         assert locator.evaluate(DRAWN), f"the {chart} chart is blank"
     expect(page.get_by_test_id("best").locator("a")).not_to_have_count(0)
+    # A new alert at a compound of the city is marked on the open map, without reload.
+    before = int(dashboard.get_attribute("data-alert-markers") or "0")
+    raise_alert("tailgating")
+    expect(dashboard).to_have_attribute("data-alert-markers", str(before + 1), timeout=LIVE_TIMEOUT)
+    page.reload()  # the counts by model are read on load
+    expect(dashboard).to_have_attribute("data-map-state", "drawn")
+    alerts = page.get_by_test_id("chart-alerts")
+    expect(alerts.locator("canvas")).to_have_count(1)
+    assert alerts.evaluate(DRAWN), "the alerts chart is blank"
     page.wait_for_timeout(600)  # ECharts' entry animation, for the screenshot only
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "safety-city-dashboard.png"), full_page=True)
@@ -79,6 +93,7 @@ def test_city_dashboard_draws_its_charts_and_opens_a_compound(page: Page) -> Non
     page.get_by_test_id("big-screen").click()
     expect(page.locator(".safety-big-screen")).to_be_visible()
     expect(page.get_by_test_id("chart-trend").locator("canvas")).to_have_count(1)
+    expect(page.locator(".safety-big-screen")).to_have_attribute("data-map-state", "drawn")
     page.wait_for_timeout(600)
     page.screenshot(path=str(SCREENSHOTS / "safety-big-screen.png"), full_page=True)
 

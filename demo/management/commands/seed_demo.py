@@ -16,10 +16,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import transaction
+from django.utils import timezone
 
 from district.demo import DEMO_LOGINS, seed_areas, seed_logins
 from district.models import Area
 from registry.demo import DEFAULT_PERSONS_PER_COMPOUND, DEMO_SEED, plan_registry, seed_registry
+from safety.demo import DEMO_INDEX_DAYS, seed_incidents, seed_index_history
 from tenants.actions import do_set_compound_population
 from tenants.demo import COMPOUNDS, CompoundSpec, seed_compound
 from tenants.models import Compound
@@ -51,6 +53,7 @@ class Command(BaseCommand):
     # What the summary line reports, in this order.
     COUNTED = (
         "areas", "compounds", "addresses", "houses", "persons", "leases", "organisations", "vehicles", "users", "roles",
+        "incidents", "index days",
     )  # fmt: skip
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -65,6 +68,12 @@ class Command(BaseCommand):
             type=int,
             default=DEFAULT_PERSONS_PER_COMPOUND,
             help=f"Persons seeded in each compound (default {DEFAULT_PERSONS_PER_COMPOUND}).",
+        )
+        parser.add_argument(
+            "--no-index-history",
+            dest="index_days",
+            action="store_false",
+            help=f"Skip computing the safety index of the last {DEMO_INDEX_DAYS} days.",
         )
         parser.add_argument(
             "--seed",
@@ -92,6 +101,14 @@ class Command(BaseCommand):
         # After the compounds: the compound roles (物业, 民警, …) need their compound to exist.
         for login in seed_logins(areas, counts):
             self.stderr.write(f"Skipped {login.username}: compound {login.node} is not seeded.")
+        # Last: the index history reads what the compounds hold (issue #12: dashboards not empty).
+        city = next(area for area in areas.values() if area.level == "city")
+        today = timezone.localdate()
+        seeded = list(Compound.objects.filter(code__in=[spec.code for spec in specs]).order_by("code"))
+        seed_incidents(city, seeded, counts, today=today)
+        if options["index_days"]:
+            self.stdout.write(f"Computing the safety index of the last {DEMO_INDEX_DAYS} days …")
+            seed_index_history(city, counts, today=today)
 
         summary = ", ".join(f"{key} {counts[key]}" for key in self.COUNTED)
         self.stdout.write(f"Created: {summary} ({time.monotonic() - started:.1f} s).")
