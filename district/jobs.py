@@ -54,6 +54,7 @@ __all__ = [
     "STALLED_AFTER_SECONDS",
     "app",
     "defer_in_compound",
+    "defer_in_transaction",
     "in_compound",
     "retry_stalled_jobs",
     "retry_stalled_jobs_now",
@@ -69,16 +70,28 @@ STALLED_AFTER_SECONDS = 30.0
 _in_transaction = JobManager(DjangoConnector())
 
 
+def defer_in_transaction(task_name: str, *, queueing_lock: str | None = None, **task_kwargs: Any) -> int:
+    """Queue the task ``task_name`` in the caller's transaction; the job's id.
+
+    A rolled-back request queues nothing, and no worker sees a job before the rows it reads are
+    committed. ``task_kwargs`` are JSON values only; the task's own defaults (queue, priority,
+    locks) apply unless ``queueing_lock`` is given (procrastinate's ``AlreadyEnqueued`` then
+    refuses a second waiting job: defer in a savepoint if the caller's transaction must go on).
+    An unknown name raises ``KeyError`` here rather than leaving a job no worker can run.
+    """
+    task = app.tasks[task_name]
+    options: dict[str, Any] = {"task_kwargs": task_kwargs}
+    if queueing_lock is not None:
+        options["queueing_lock"] = queueing_lock
+    return JobDeferrer(job_manager=_in_transaction, job=task.configure(**options).job).defer()
+
+
 def defer_in_compound(task_name: str, compound: Compound, **task_kwargs: Any) -> int:
     """Queue the task ``task_name`` for ``compound``, in the caller's transaction; the job's id.
 
-    The job receives ``schema_name`` besides ``task_kwargs`` (JSON values only). The task's
-    own defaults (queue, priority, locks) apply. An unknown name raises ``KeyError`` here
-    rather than leaving a job no worker can run.
+    The job receives ``schema_name`` besides ``task_kwargs`` (see :func:`defer_in_transaction`).
     """
-    task = app.tasks[task_name]
-    configured = task.configure(task_kwargs={"schema_name": compound.schema_name, **task_kwargs})
-    return JobDeferrer(job_manager=_in_transaction, job=configured.job).defer()
+    return defer_in_transaction(task_name, schema_name=compound.schema_name, **task_kwargs)
 
 
 @contextmanager

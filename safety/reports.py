@@ -34,12 +34,9 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from procrastinate.contrib.django import app
-from procrastinate.contrib.django.django_connector import DjangoConnector
-from procrastinate.jobs import JobDeferrer
-from procrastinate.manager import JobManager
 
 from district.audit import do_record_change
+from district.jobs import defer_in_transaction
 from district.models import Area, AuditAction
 from district.permissions import REQUEST_REPORTS, roles_with
 from district.scope import assignments_of, beneath_q
@@ -136,14 +133,9 @@ def check_report_month(month: datetime.date, *, today: datetime.date | None = No
     return first
 
 
-# Enqueues on Django's connection, i.e. in the caller's transaction (as district.jobs does for
-# compound jobs): a rolled-back request queues nothing, and no worker sees a report not committed.
-_in_transaction = JobManager(DjangoConnector())
-
-
 def _defer_build(report: Report) -> int:
-    configured = app.tasks[BUILD_REPORT_TASK].configure(task_kwargs={"report_id": report.pk})
-    return JobDeferrer(job_manager=_in_transaction, job=configured.job).defer()
+    # In the caller's transaction: no worker sees a report that is not committed.
+    return defer_in_transaction(BUILD_REPORT_TASK, report_id=report.pk)
 
 
 def do_request_report(

@@ -7,13 +7,10 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 from procrastinate import JobContext, RetryStrategy
-from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import AbortReason
-from procrastinate.jobs import JobDeferrer
-from procrastinate.manager import JobManager
 
-from district.jobs import app
+from district.jobs import app, defer_in_transaction
 from district.models import Area
 from district.scope import beneath_q
 from safety.reports import BUILD_REPORT_TASK, ReportInterruptedError, run_report
@@ -23,10 +20,6 @@ from tenants.models import Compound
 SNAPSHOT_DAY_TASK = "safety.snapshot_day"
 RECOMPUTE_TASK = "safety.recompute_compound"
 RECOMPUTE_CITY_TASK = "safety.recompute_city"
-
-# Enqueues on Django's connection, inside the caller's transaction, as ``district.jobs`` does for
-# compound jobs (that helper always adds a compound; a city's job has none).
-_in_transaction = JobManager(DjangoConnector())
 
 
 def snapshot_day_for(timestamp: int) -> datetime.date:
@@ -60,14 +53,15 @@ def defer_recompute_city(city: Area, day: datetime.date) -> int | None:
     One job per city waits at a time (queueing lock): saving the weights twice in a minute
     queues one recompute, which reads the weights stored when it runs. None when one was waiting.
     """
-    task = app.tasks[RECOMPUTE_CITY_TASK]
-    configured = task.configure(
-        queueing_lock=f"{RECOMPUTE_CITY_TASK}.{city.pk}", task_kwargs={"city_id": city.pk, "day": day.isoformat()}
-    )
     try:
         # A savepoint: the refused insert of a locked job must not abort the caller's transaction.
         with transaction.atomic():
-            return JobDeferrer(job_manager=_in_transaction, job=configured.job).defer()
+            return defer_in_transaction(
+                RECOMPUTE_CITY_TASK,
+                queueing_lock=f"{RECOMPUTE_CITY_TASK}.{city.pk}",
+                city_id=city.pk,
+                day=day.isoformat(),
+            )
     except AlreadyEnqueued:
         return None
 
