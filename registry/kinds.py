@@ -9,6 +9,7 @@ from typing import Any, cast
 from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry import actions, filtersets
 from registry import forms as registry_forms
@@ -92,7 +93,7 @@ KINDS: dict[str, Kind] = {
         save=actions.do_save_house,
         columns=("address", "use", "area_sqm", "owner_name", "owner_phone"),
         filterset=filtersets.HouseFilterSet,
-        filter_label=_("use"),
+        filter_label=pgettext_lazy("house", "use"),  # the field's own label (models/houses.py)
         filter_choices=HouseUse.choices,
         excel=True,
     ),
@@ -114,7 +115,7 @@ KINDS: dict[str, Kind] = {
         save=actions.do_save_organisation,
         columns=("name", "uscc", "kind", "contact_name", "contact_phone", "staff_count"),
         filterset=filtersets.OrganisationFilterSet,
-        filter_label=_("kind"),
+        filter_label=pgettext_lazy("organisation", "kind"),  # the field's own label (models/organisations.py)
         filter_choices=OrganisationKind.choices,
         excel=True,
     ),

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.choices import HouseUse
 from registry.validators import (
@@ -35,8 +36,14 @@ class House(models.Model):
         related_name="house",
         limit_choices_to={"level": "room"},
     )
-    use = models.CharField(_("use"), max_length=16, choices=HouseUse.choices, default=HouseUse.OWNER_OCCUPIED)
-    area_sqm = models.DecimalField(_("floor area (m²)"), max_digits=7, decimal_places=2, null=True, blank=True)
+    # Labels in the "house" context, so that their Chinese words can be the Excel headers (房屋用途,
+    # 面积; registry/excel/columns.py): the plain "use" is shared with other models and says 用途.
+    use = models.CharField(
+        pgettext_lazy("house", "use"), max_length=16, choices=HouseUse.choices, default=HouseUse.OWNER_OCCUPIED
+    )
+    area_sqm = models.DecimalField(
+        pgettext_lazy("house", "floor area (m²)"), max_digits=7, decimal_places=2, null=True, blank=True
+    )
     owner_name = models.CharField(_("owner name"), max_length=64, blank=True)
     owner_id_number = models.CharField(_("owner ID number"), max_length=32, blank=True)
     owner_phone = models.CharField(_("owner phone"), max_length=20, blank=True, validators=[validate_phone])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.choices import OrganisationKind
 from registry.validators import (
@@ -23,11 +24,18 @@ class Organisation(models.Model):
     Named Organisation because "unit" already means a building's 单元 in the address tree.
     """
 
-    name = models.CharField(_("name"), max_length=128)
+    # Labels in the "organisation" context: their Chinese words are the Excel headers (单位名称,
+    # 单位类型, registry/excel/columns.py); the plain "name" and "kind" of other models say 名称, 类型.
+    name = models.CharField(pgettext_lazy("organisation", "name"), max_length=128)
     uscc = models.CharField(
         _("unified social credit code"), max_length=18, unique=True, null=True, blank=True, validators=[validate_uscc]
     )
-    kind = models.CharField(_("kind"), max_length=16, choices=OrganisationKind.choices, default=OrganisationKind.SHOP)
+    kind = models.CharField(
+        pgettext_lazy("organisation", "kind"),
+        max_length=16,
+        choices=OrganisationKind.choices,
+        default=OrganisationKind.SHOP,
+    )
     address = models.ForeignKey(
         "registry.Address",
         verbose_name=_("address"),
