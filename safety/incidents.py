@@ -35,6 +35,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -49,6 +50,7 @@ from safety.models import Incident
 from tenants.models import Compound
 
 __all__ = [
+    "CompoundMatcher",
     "ImportReport",
     "IncidentImportError",
     "do_assign_incident",
@@ -334,23 +336,50 @@ def city_candidates(city: Area) -> list[Candidate]:
     ]
 
 
+class CompoundMatcher:
+    """The compound a row belongs to, among a city's (see the module docstring for the rule).
+
+    Every name and address of the city's compounds goes into one Aho–Corasick automaton, so a
+    row's place is read once whatever the number of compounds (a loop over 5,000 compounds'
+    texts cost 4 ms per row).
+    """
+
+    def __init__(self, candidates: list[Candidate]) -> None:
+        self.by_code = {c.code: c.compound_id for c in candidates}
+        self.code_lengths = sorted({len(c.code) for c in candidates})
+        owners: dict[str, set[int]] = {}
+        for c in candidates:
+            for text in c.texts:
+                owners.setdefault(text, set()).add(c.compound_id)
+        self.automaton: ahocorasick.Automaton | None = None
+        if owners:
+            self.automaton = ahocorasick.Automaton()
+            for text, ids in owners.items():
+                self.automaton.add_word(text, (len(text), tuple(sorted(ids))))
+            self.automaton.make_automaton()
+
+    def match(self, place: str, address_code: str = "") -> int | None:
+        code = address_code.strip()
+        if code.isdigit():
+            by_code = {self.by_code[code[:n]] for n in self.code_lengths if code[:n] in self.by_code}
+            if len(by_code) == 1:
+                return by_code.pop()
+        if self.automaton is None:
+            return None
+        best: dict[int, int] = {}
+        for _end, (length, ids) in self.automaton.iter(place):
+            for pk in ids:
+                best[pk] = max(best.get(pk, 0), length)
+        if not best:
+            return None
+        top = max(best.values())
+        winners = [pk for pk, length in best.items() if length == top]
+        return winners[0] if len(winners) == 1 else None
+
+
 def match_compound(candidates: list[Candidate], place: str, address_code: str = "") -> int | None:
-    """The compound a row belongs to (see the module docstring for the rule), or None."""
-    code = address_code.strip()
-    if code.isdigit():
-        by_code = [c.compound_id for c in candidates if code.startswith(c.code)]
-        if len(by_code) == 1:
-            return by_code[0]
-    best: dict[int, int] = {}
-    for c in candidates:
-        length = max((len(t) for t in c.texts if t in place), default=0)
-        if length:
-            best[c.compound_id] = length
-    if not best:
-        return None
-    top = max(best.values())
-    winners = [pk for pk, length in best.items() if length == top]
-    return winners[0] if len(winners) == 1 else None
+    """The compound a row belongs to (one row; an import builds one :class:`CompoundMatcher`)."""
+    return CompoundMatcher(candidates).match(place, address_code)
 
 
 def _parse_row(row: list[Any], columns: dict[str, int], number: int, report: ImportReport) -> dict[str, Any] | None:
@@ -419,6 +448,7 @@ def do_import_incidents(
         parsed.append((number, values))
     existing = set(Incident.objects.filter(city=city, external_id__in=list(seen)).values_list("external_id", flat=True))
     candidates = city_candidates(city)
+    matcher = CompoundMatcher(candidates)
     tags = {
         pk: (street_id, district_id)
         for pk, street_id, district_id in Compound.objects.filter(
@@ -430,7 +460,7 @@ def do_import_incidents(
         if values["external_id"] in existing:
             report.already_imported += 1
             continue
-        compound_id = match_compound(candidates, values["place"], values.pop("address_code"))
+        compound_id = matcher.match(values["place"], values.pop("address_code"))
         street_id, district_id = tags.get(compound_id, (None, None)) if compound_id else (None, None)
         new.append(
             Incident(
