@@ -16,10 +16,15 @@ daily job stores them) and every street's, district's and the city's roll-up of 
 (``AreaIndexSnapshot``, weighted by population as ``safety.formula.roll_up`` does), then
 ``ANALYZE``.
 
+It adds coordinates to every compound, ``--alerts`` alerts over the last 35 days (the dashboard
+counts those of 30 days by model; the map marks the open ones of the last day) and mediation
+figures for every compound (the success rate).
+
 It measures ``GET /api/safety/dashboard/?area=<city>`` through Django's test client (the whole
 middleware stack: session, scope, permission declaration, DRF) as a city-bureau user:
 ``--warmup`` requests, then ``--requests`` timed ones; the same for one district and one street;
-and prints the query plans of the ranking queries (index scans expected).
+then the city's map (``/api/safety/map/``, every compound with its coordinates and index); and
+prints the query plans of the ranking queries (index scans expected).
 
 The last line of output is JSON: ``{"compounds": 5000, "p50_ms": …, "p95_ms": …, …}``.
 Results are written up in docs/benchmarks.md ("Safety dashboard").
@@ -83,7 +88,7 @@ def copy_rows(cursor: object, table: str, columns: str, buffer: io.StringIO) -> 
         copy.write(buffer.getvalue())
 
 
-def build(n_compounds: int, days: int) -> dict[str, int]:
+def build(n_compounds: int, days: int, alerts: int) -> dict[str, int]:
     """The city, its compounds and their snapshots; the ids of the areas measured."""
     from django.db import connection
 
@@ -167,11 +172,69 @@ def build(n_compounds: int, days: int) -> dict[str, int]:
         cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('safety_compoundindexsnapshot'))")
         size = cursor.fetchone()[0]
     print(f"{total} compound snapshots ({size} with indexes) in {time.perf_counter() - started:.0f} s", flush=True)
+    add_alerts_and_cases(compounds, rng, alerts)
     return {"city": city.pk, "district": districts[0].pk, "street": streets[0].pk, "rows": total}
 
 
-def measure(client: object, area_id: int, warmup: int, requests: int) -> list[float]:
-    url = f"/api/safety/dashboard/?area={area_id}"
+KINDS = ("stranger", "tailgating", "crowd", "ebike_in_building", "device_offline", "fire_lane", "watchlist_hit")
+STATUSES = ("new", "acknowledged", "resolved", "resolved", "resolved", "false_alarm")
+
+
+def add_alerts_and_cases(compounds: list, rng: random.Random, n_alerts: int) -> None:  # type: ignore[type-arg]
+    """Coordinates for every compound, ``n_alerts`` alerts over the last 35 days, mediation figures."""
+    from django.utils import timezone
+
+    from events.models import Alert
+    from mediators.models import CaseFigures
+    from tenants.models import Compound
+
+    started = time.perf_counter()
+    for c in compounds:
+        c.latitude = round(36.55 + rng.random() * 0.2, 6)
+        c.longitude = round(116.85 + rng.random() * 0.3, 6)
+    Compound.objects.bulk_update(compounds, ["latitude", "longitude"], batch_size=1000)
+    now = timezone.now()
+    batch = []
+    for i in range(n_alerts):
+        c = rng.choice(compounds)
+        at = now - datetime.timedelta(minutes=rng.randint(0, 35 * 24 * 60))
+        batch.append(
+            Alert(
+                compound_id=c.pk,
+                street_id=c.street_id,
+                district_id=c.street.parent_id,
+                city_id=c.street.parent.parent_id,
+                kind=rng.choice(KINDS),
+                severity=rng.choice(("low", "medium", "high")),
+                status=rng.choice(STATUSES),
+                occurred_at=at,
+                last_seen_at=at,
+                count=rng.randint(1, 5),
+            )
+        )
+        if len(batch) == 5000 or i + 1 == n_alerts:
+            Alert.objects.bulk_create(batch)
+            batch = []
+    figures = [
+        CaseFigures(compound_id=c.pk, category="neighbour", status=status, cases=rng.randint(0, 12), refreshed_at=now)
+        for c in compounds
+        for status in ("registered", "mediating", "agreement", "failed", "referred")
+    ]
+    CaseFigures.objects.bulk_create(figures, batch_size=5000)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("events_alert", "mediators_casefigures", "tenants_compound"):
+            cursor.execute(f"ANALYZE {table}")
+    print(
+        f"{n_alerts} alerts, {len(figures)} mediation figure rows, coordinates "
+        f"in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+
+
+def measure(client: object, area_id: int, warmup: int, requests: int, endpoint: str = "dashboard") -> list[float]:
+    url = f"/api/safety/{endpoint}/?area={area_id}"
     for _ in range(warmup):
         response = client.get(url)  # type: ignore[attr-defined]
         assert response.status_code == 200, response.status_code
@@ -218,6 +281,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--alerts", type=int, default=100_000, help="alerts over the last 35 days")
     parser.add_argument("--keep", action="store_true", help=f"keep the {DB} database afterwards")
     args = parser.parse_args()
     if args.compounds < PER_STREET or args.days < 1 or args.requests < 20:
@@ -241,7 +305,7 @@ def main() -> None:
         started = time.perf_counter()
         call_command("migrate_all", verbosity=0)
         print(f"migrated in {time.perf_counter() - started:.0f} s", flush=True)
-        ids = build(args.compounds, args.days)
+        ids = build(args.compounds, args.days, args.alerts)
 
         setup_test_environment()  # the test client's host is allowed
         user = UserFactory(username="bench-city")
@@ -257,6 +321,9 @@ def main() -> None:
                 f"({args.requests} requests)",
                 flush=True,
             )
+        map_samples = measure(client, ids["city"], args.warmup, args.requests, "map")
+        results["map"] = (statistics.median(map_samples), percentile(map_samples, 95))
+        print(f"city map:           p50 {results['map'][0]:.1f} ms, p95 {results['map'][1]:.1f} ms", flush=True)
         explain(ids["city"])
         size = len(client.get(f"/api/safety/dashboard/?area={ids['city']}").content)
         print(
@@ -278,6 +345,9 @@ def main() -> None:
                 "p95_ms": round(results["city"][1], 1),
                 "district_p95_ms": round(results["district"][1], 1),
                 "street_p95_ms": round(results["street"][1], 1),
+                "alerts": args.alerts,
+                "map_p50_ms": round(results["map"][0], 1),
+                "map_p95_ms": round(results["map"][1], 1),
             }
         )
     )

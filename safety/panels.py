@@ -44,7 +44,7 @@ COMPOUND_LEVEL = {"street": "street_id", "district": "street__parent_id", "city"
 
 
 def tagged(area: Area | None, compound_ids: Iterable[int]) -> Q:
-    """Rows tagged with their levels (alerts): those of ``area``, or of ``compound_ids`` without an area."""
+    """Rows tagged with their levels (alerts, snapshots): those of ``area``, or of ``compound_ids`` without one."""
     if area is None:
         return Q(compound_id__in=list(compound_ids))
     return Q(**{f"{area.level}_id": area.pk})
@@ -133,15 +133,14 @@ def map_data(
         .order_by("code")
         .values("id", "code", "name", "latitude", "longitude", city=F(COMPOUND_LEVEL["city"]))[:MAX_MAP_COMPOUNDS]
     )
-    latest = CompoundIndexSnapshot.objects.filter(compound_id__in=[p["id"] for p in places]).order_by("-day")
-    day = latest.values_list("day", flat=True).first()
+    # By the snapshots' own level column (an index of (level id, day, score)), not by a list of ids.
+    snapshots = CompoundIndexSnapshot.objects.filter(tagged(area, [p["id"] for p in places]))
+    day = snapshots.order_by("-day").values_list("day", flat=True).first()
     scores: dict[int, tuple[float, str]] = {}
     if day is not None:
         scores = {
             cid: (float(score), band)
-            for cid, score, band in CompoundIndexSnapshot.objects.filter(
-                compound_id__in=[p["id"] for p in places], day=day
-            ).values_list("compound_id", "score", "band")
+            for cid, score, band in snapshots.filter(day=day).values_list("compound_id", "score", "band")
         }
     since = (now or timezone.now()) - datetime.timedelta(hours=MARKER_HOURS)
     alerts = (
