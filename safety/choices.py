@@ -37,3 +37,12 @@ class ReportStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
+
+
+# The four components of the index (safety.formula.DEFAULT_WEIGHTS), as pages and reports name them.
+COMPONENT_LABELS = {
+    "incidents": _("Incidents"),
+    "alerts": _("Alerts"),
+    "disputes": _("Disputes"),
+    "prevention": _("Prevention"),
+}

@@ -17,19 +17,13 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from safety.choices import Band, IncidentStatus, IncidentType
+from safety.choices import COMPONENT_LABELS, Band, IncidentStatus, IncidentType
 
 if TYPE_CHECKING:
     from safety.models import Report
 
 __all__ = ["Sheet", "Table", "render_workbook", "report_sheets", "report_title"]
 
-COMPONENT_LABELS = {
-    "incidents": gettext_lazy("Incidents"),
-    "alerts": gettext_lazy("Alerts"),
-    "disputes": gettext_lazy("Disputes"),
-    "prevention": gettext_lazy("Prevention"),
-}
 INPUT_LABELS = {
     "weighted_incidents": gettext_lazy("weighted incidents"),
     "weighted_alerts": gettext_lazy("weighted alerts"),

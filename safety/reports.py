@@ -252,40 +252,28 @@ def index_step(area: Area, month: datetime.date) -> dict[str, Any]:
     own, before = _own(area, first, last), _own(area, previous_first, previous_last)
     if area.level == "district":
         now_rows = _month_end_areas(area, first, last)
-        old = {r["area_id"]: r["score"] for r in _month_end_areas(area, previous_first, previous_last)}
-        children = [
-            {
-                "id": r["area_id"],
-                "name": r["area__name"],
-                "code": r["area__code"],
-                "day": r["day"].isoformat(),
-                "score": _score(r["score"]),
-                "band": r["band"],
-                "stars": r["stars"],
-                "population": r["population"],
-                "previous": _score(old.get(r["area_id"])),
-                "change": _change(r["score"], old.get(r["area_id"])),
-            }
-            for r in now_rows
-        ]
+        old_rows = _month_end_areas(area, previous_first, previous_last)
+        key, prefix = "area_id", "area__"
     else:
         now_rows = _month_end_compounds(area, first, last)
-        old = {r["compound_id"]: r["score"] for r in _month_end_compounds(area, previous_first, previous_last)}
-        children = [
-            {
-                "id": r["compound_id"],
-                "name": r["compound__name"],
-                "code": r["compound__code"],
-                "day": r["day"].isoformat(),
-                "score": _score(r["score"]),
-                "band": r["band"],
-                "stars": r["stars"],
-                "population": r["population"],
-                "previous": _score(old.get(r["compound_id"])),
-                "change": _change(r["score"], old.get(r["compound_id"])),
-            }
-            for r in now_rows
-        ]
+        old_rows = _month_end_compounds(area, previous_first, previous_last)
+        key, prefix = "compound_id", "compound__"
+    old = {r[key]: r["score"] for r in old_rows}
+    children = [
+        {
+            "id": r[key],
+            "name": r[f"{prefix}name"],
+            "code": r[f"{prefix}code"],
+            "day": r["day"].isoformat(),
+            "score": _score(r["score"]),
+            "band": r["band"],
+            "stars": r["stars"],
+            "population": r["population"],
+            "previous": _score(old.get(r[key])),
+            "change": _change(r["score"], old.get(r[key])),
+        }
+        for r in now_rows
+    ]
     children.sort(key=lambda c: c["code"])
     total = None
     if own is not None:

@@ -30,7 +30,7 @@ from district.views import DeclaredView
 from district.views import home as compound_cards
 from safety import incidents as actions
 from safety.api import area_for_dashboard
-from safety.choices import IncidentStatus, IncidentType
+from safety.choices import COMPONENT_LABELS, IncidentStatus, IncidentType
 from safety.formula import DEFAULT_WEIGHTS
 from safety.models import CompoundIndexSnapshot, Incident
 from safety.queries import (
@@ -198,14 +198,6 @@ class AssignView(DeclaredView):
         else:
             messages.success(request, _("Incident assigned to %(name)s.") % {"name": compound.name})
         return redirect("safety:unassigned")
-
-
-COMPONENT_LABELS = {
-    "incidents": gettext_lazy("Incidents"),
-    "alerts": gettext_lazy("Alerts"),
-    "disputes": gettext_lazy("Disputes"),
-    "prevention": gettext_lazy("Prevention"),
-}
 
 
 def record_links(compound: Any) -> dict[str, str]:

@@ -25,17 +25,12 @@ from district.form_fields import BootstrapMixin
 from district.models import Area
 from district.permissions import CONFIGURE_INDEX, cities_with, need
 from district.views import DeclaredView
+from safety.choices import COMPONENT_LABELS
 from safety.config import MAX_WEIGHT, WEIGHT_KEYS, default_weights, do_configure_index, do_reset_index, weights_of
 from safety.formula import normalised
 
 CONFIGURE = need(CONFIGURE_INDEX)
 
-LABELS = {
-    "incidents": gettext_lazy("Incidents"),
-    "alerts": gettext_lazy("Alerts"),
-    "disputes": gettext_lazy("Disputes"),
-    "prevention": gettext_lazy("Prevention"),
-}
 # What each component measures, in one line (docs/safety-index.md has the formulas).
 EXPLANATIONS = {
     "incidents": gettext_lazy(
@@ -66,7 +61,7 @@ class IndexWeightsForm(BootstrapMixin, forms.Form):
         super().__init__(*args, **kwargs)
         for key in WEIGHT_KEYS:
             self.fields[key] = forms.DecimalField(
-                label=LABELS[key], min_value=0, max_value=MAX_WEIGHT, max_digits=5, decimal_places=2
+                label=COMPONENT_LABELS[key], min_value=0, max_value=MAX_WEIGHT, max_digits=5, decimal_places=2
             )
         self.order_fields([*WEIGHT_KEYS, "recompute"])
         self.fields["recompute"].widget.attrs["class"] = "form-check-input"
@@ -137,7 +132,7 @@ class IndexSettingsView(DeclaredView):
         rows = [
             {
                 "key": key,
-                "label": LABELS[key],
+                "label": COMPONENT_LABELS[key],
                 "explanation": EXPLANATIONS[key],
                 "field": form[key],
                 "weight": _plain(weights[key]),
