@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from events.choices import Severity
 from mediation.choices import RiskReason
@@ -38,6 +38,8 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
 
 
 def _fmt(template: str) -> Callable[[dict[str, Any]], str]:
+    """An explanation from ``template`` (marked by ``gettext_noop`` for makemessages), translated when shown."""
+
     def render(detail: dict[str, Any]) -> str:
         try:
             return _(template) % detail
@@ -59,7 +61,7 @@ def _choose(key: str, variants: dict[str, Callable[[dict[str, Any]], str]]) -> C
 
 def _dispute_risk(detail: dict[str, Any]) -> str:
     """The case's number and the reasons of its risk, by their labels in the active language."""
-    text = _fmt("Dispute case %(case)s was assessed at a high risk of escalating.")(detail)
+    text = _fmt(gettext_noop("Dispute case %(case)s was assessed at a high risk of escalating."))(detail)
     raw = detail.get("reasons")
     codes = [str(code) for code in raw][: len(RiskReason.values)] if isinstance(raw, list) else []
     reasons = [str(RiskReason(code).label) for code in codes if code in RiskReason.values]
@@ -86,27 +88,27 @@ _MODELS = [
         "stranger",
         gettext_lazy("Stranger at a gate"),
         Severity.LOW,
-        _fmt("A face not enrolled in this compound was seen at %(device)s."),
+        _fmt(gettext_noop("A face not enrolled in this compound was seen at %(device)s.")),
     ),
     AlertModel(
         "watchlist_hit",
         gettext_lazy("Watch-list hit"),
         Severity.CRITICAL,
-        _fmt("%(device)s matched a watch-list entry (%(watch_kind)s) with similarity %(similarity)s."),
+        _fmt(gettext_noop("%(device)s matched a watch-list entry (%(watch_kind)s) with similarity %(similarity)s.")),
         police_only=True,
     ),
     AlertModel(
         "screening_hit",
         gettext_lazy("Screening hit"),
         Severity.HIGH,
-        _fmt("An ID number screened in batch %(batch)s is on the watch-list (%(watch_kind)s)."),
+        _fmt(gettext_noop("An ID number screened in batch %(batch)s is on the watch-list (%(watch_kind)s).")),
         police_only=True,
     ),
     AlertModel(
         "key_area_plate",
         gettext_lazy("Key-area plate"),
         Severity.HIGH,
-        _fmt("Plate %(plate)s on the watch-list (%(watch_kind)s) was read at %(device)s."),
+        _fmt(gettext_noop("Plate %(plate)s on the watch-list (%(watch_kind)s) was read at %(device)s.")),
         police_only=True,
     ),
     AlertModel(
@@ -116,9 +118,14 @@ _MODELS = [
         _choose(
             "via",
             {
-                "capture": _fmt("%(passed)s faces in one capture at %(device)s; %(authorised)s were authorised."),
+                "capture": _fmt(
+                    gettext_noop("%(passed)s faces in one capture at %(device)s; %(authorised)s were authorised.")
+                ),
                 "counter": _fmt(
-                    "%(passed)s people passed %(device)s within %(seconds)s seconds; %(authorised)s were authorised."
+                    gettext_noop(
+                        "%(passed)s people passed %(device)s within %(seconds)s seconds; "
+                        "%(authorised)s were authorised."
+                    )
                 ),
             },
         ),
@@ -129,7 +136,10 @@ _MODELS = [
         gettext_lazy("Elderly resident inactive"),
         Severity.HIGH,
         _fmt(
-            "No activity at the home of an elderly resident living alone for %(hours)s hours, not counting quiet hours."
+            gettext_noop(
+                "No activity at the home of an elderly resident living alone for %(hours)s hours, "
+                "not counting quiet hours."
+            )
         ),
         params={"hours": 3, "quiet_start": 22, "quiet_end": 7},
         time_driven=True,
@@ -138,13 +148,13 @@ _MODELS = [
         "ebike_in_building",
         gettext_lazy("E-bike entering a building"),
         Severity.MEDIUM,
-        _fmt("An e-bike was detected entering at %(device)s."),
+        _fmt(gettext_noop("An e-bike was detected entering at %(device)s.")),
     ),
     AlertModel(
         "fire_lane",
         gettext_lazy("Fire lane occupied"),
         Severity.HIGH,
-        _fmt("The fire lane at %(device)s has been occupied for %(minutes)s minutes."),
+        _fmt(gettext_noop("The fire lane at %(device)s has been occupied for %(minutes)s minutes.")),
         params={"minutes": 10},
         time_driven=True,
     ),
@@ -152,14 +162,16 @@ _MODELS = [
         "crowd",
         gettext_lazy("Crowd flow"),
         Severity.MEDIUM,
-        _fmt("%(count)s people counted at %(device)s within %(minutes)s minutes (threshold %(threshold)s)."),
+        _fmt(
+            gettext_noop("%(count)s people counted at %(device)s within %(minutes)s minutes (threshold %(threshold)s).")
+        ),
         params={"threshold": 200, "minutes": 5},
     ),
     AlertModel(
         "device_offline",
         gettext_lazy("Device offline"),
         Severity.LOW,
-        _fmt("%(device)s has sent nothing for %(minutes)s minutes."),
+        _fmt(gettext_noop("%(device)s has sent nothing for %(minutes)s minutes.")),
         params={"minutes": 10},
         time_driven=True,
     ),
@@ -170,8 +182,12 @@ _MODELS = [
         _choose(
             "by",
             {
-                "plate": _fmt("Unregistered plate %(plate)s entered at night on %(count)s nights in %(days)s days."),
-                "face": _fmt("The same unregistered face entered at night on %(count)s nights in %(days)s days."),
+                "plate": _fmt(
+                    gettext_noop("Unregistered plate %(plate)s entered at night on %(count)s nights in %(days)s days.")
+                ),
+                "face": _fmt(
+                    gettext_noop("The same unregistered face entered at night on %(count)s nights in %(days)s days.")
+                ),
             },
         ),
         params={"count": 3, "days": 7, "night_start": 23, "night_end": 5},
@@ -180,14 +196,14 @@ _MODELS = [
         "group_renting",
         gettext_lazy("Possible group renting"),
         Severity.MEDIUM,
-        _fmt("%(count)s different unregistered people entered %(place)s in %(days)s days."),
+        _fmt(gettext_noop("%(count)s different unregistered people entered %(place)s in %(days)s days.")),
         params={"count": 6, "days": 7, "min_days": 2},
     ),
     AlertModel(
         "frequent_visitor",
         gettext_lazy("Frequent unregistered visitor"),
         Severity.LOW,
-        _fmt("An unregistered person was seen on %(count)s days out of %(days)s: ask them to register."),
+        _fmt(gettext_noop("An unregistered person was seen on %(count)s days out of %(days)s: ask them to register.")),
         params={"count": 5, "days": 14},
     ),
     # Raised by mediation when a case's escalation risk is assessed high (``mediation.actions``);

@@ -30,6 +30,8 @@ def valid_id_number(first17: str) -> str:
 
 def test_street_admin_sees_exactly_the_compounds_of_the_street(page: Page) -> None:
     login(page, "jiefang")
+    expect(page.get_by_test_id("safety-dashboard")).to_be_visible()  # a street office lands on its dashboard
+    page.get_by_role("link", name="小区", exact=True).click()  # the compound cards, one click away
 
     streets = page.locator("[data-testid=street]")
     expect(streets).to_have_count(1)

@@ -62,9 +62,9 @@ def test_api_of_out_of_scope_compound_is_404_without_data(client, admin_a, peopl
     assert "乙小区居民" not in response.content.decode()
 
 
-def test_home_lists_compounds_of_the_users_street(client, admin_a, compound_a, compound_b):
+def test_compounds_page_lists_compounds_of_the_users_street(client, admin_a, compound_a, compound_b):
     client.force_login(admin_a)
-    html = client.get("/").content.decode()
+    html = client.get("/compounds/").content.decode()
     assert compound_a.name in html
     assert compound_b.name not in html
 
