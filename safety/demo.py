@@ -1,7 +1,7 @@
 """The demo city's incidents and index history; ``demo.seed_demo`` drives it.
 
 A fresh demo would otherwise show empty dashboards until the first nightly snapshot. The seed
-files a few dozen 110 incidents over the last weeks (a fixed random seed, so every machine gets
+files one 110 incident per compound over the last weeks (a fixed random seed, so every machine gets
 the same ones, with dispatch numbers ``DEMO-…`` so a second run adds none) and then takes the
 snapshots of the days that have none yet, through the same functions as the nightly job: every
 figure on the demo's dashboards is computed, none is invented.
@@ -24,9 +24,11 @@ from safety.models import AreaIndexSnapshot, Incident
 from safety.snapshots import do_snapshot_day
 from tenants.models import Compound
 
-__all__ = ["DEMO_INCIDENTS", "DEMO_INDEX_DAYS", "seed_incidents", "seed_index_history"]
+__all__ = ["DEMO_INCIDENTS_PER_COMPOUND", "DEMO_INDEX_DAYS", "seed_incidents", "seed_index_history"]
 
-DEMO_INCIDENTS = 48
+# One incident per compound over 45 days, about what a quiet compound of a few hundred residents
+# sees; more would colour the whole small demo city red (each costs 5 points per 1,000 residents).
+DEMO_INCIDENTS_PER_COMPOUND = 1
 DEMO_INDEX_DAYS = 30
 SEED = 20261130
 # Most 110 calls are disputes and public order; criminal and fire ones are rare.
@@ -59,7 +61,7 @@ def seed_incidents(city: Area, compounds: Sequence[Compound], counts: Counter[st
         Incident.objects.filter(city=city, external_id__startswith="DEMO-").values_list("external_id", flat=True)
     )
     busy = [len(compounds) - i for i in range(len(compounds))]
-    for n in range(1, DEMO_INCIDENTS + 1):
+    for n in range(1, DEMO_INCIDENTS_PER_COMPOUND * len(compounds) + 1):
         kind = rng.choices(types, type_weights)[0]
         compound = rng.choices(list(compounds), busy)[0]
         day = today - datetime.timedelta(days=rng.randint(1, 45))

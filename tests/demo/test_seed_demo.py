@@ -161,14 +161,15 @@ def test_too_many_compounds_is_refused():
 
 
 def test_the_demo_dashboards_have_incidents_and_a_month_of_index():
-    from safety.demo import DEMO_INCIDENTS, DEMO_INDEX_DAYS
+    from safety.demo import DEMO_INCIDENTS_PER_COMPOUND, DEMO_INDEX_DAYS
     from safety.models import AreaIndexSnapshot, CompoundIndexSnapshot, Incident
 
     first = seed()
     city = Area.objects.get(code="370100")
-    assert Incident.objects.filter(city=city, external_id__startswith="DEMO-").count() == DEMO_INCIDENTS
+    incidents = 3 * DEMO_INCIDENTS_PER_COMPOUND
+    assert Incident.objects.filter(city=city, external_id__startswith="DEMO-").count() == incidents
     assert AreaIndexSnapshot.objects.filter(area=city).count() == DEMO_INDEX_DAYS
     seeded = Compound.objects.filter(code__in=SEEDED_CODES)
     assert CompoundIndexSnapshot.objects.filter(compound__in=seeded).count() == 3 * DEMO_INDEX_DAYS
-    assert f"incidents {DEMO_INCIDENTS}, index days {DEMO_INDEX_DAYS}" in first
+    assert f"incidents {incidents}, index days {DEMO_INDEX_DAYS}" in first
     assert "incidents 0, index days 0" in seed()  # a second run adds none
