@@ -7,6 +7,7 @@ The answer, for the latest day the area has a snapshot:
 - ``index``: the area's own score, band, stars, population and component scores;
 - ``children``: each child area's index that day (districts of a city, streets of a district,
   compounds of a street);
+- ``streets``: on a city's dashboard, every street's index that day as well;
 - ``best`` / ``worst``: the 10 best and worst compounds of the area that day;
 - ``trend``: the area's score on each of the 90 days up to that day that have a snapshot;
 - ``bands``: how many of its compounds are in each colour band that day;
@@ -53,6 +54,7 @@ __all__ = ["DashboardView", "MapView", "area_for_dashboard", "dashboard_data"]
 MAX_ID = 2**63 - 1
 TREND_DAYS = 90
 RANKED = 10
+MAX_STREETS = 2000  # a city's streets on its dashboard (a large city has a few hundred)
 MAX_OWN = 500  # compounds of one user's compound roles (a beat officer has a handful)
 LEVEL_FIELD = {"city": "city_id", "district": "district_id", "street": "street_id"}
 
@@ -128,12 +130,30 @@ def compounds_data(ids: list[int]) -> dict[str, Any]:
     }
 
 
+def _area_rows(snapshots: QuerySet[AreaIndexSnapshot]) -> list[dict[str, Any]]:
+    """Areas' index rows of one day (children of an area, or streets of a city), by code."""
+    rows = snapshots.values("area_id", "area__name", "area__code", "score", "band", "stars")
+    return [
+        {
+            "id": r["area_id"],
+            "code": r["area__code"],
+            "name": r["area__name"],
+            "kind": "area",
+            "score": float(r["score"]),
+            "band": r["band"],
+            "stars": r["stars"],
+        }
+        for r in sorted(rows, key=lambda r: r["area__code"])
+    ]
+
+
 def _empty(area: Area | None) -> dict[str, Any]:
     return {
         "area": None if area is None else {"id": area.pk, "name": area.name, "level": area.level, "code": area.code},
         "day": None,
         "index": None,
         "children": [],
+        "streets": [],
         "best": [],
         "worst": [],
         "trend": [],
@@ -162,23 +182,11 @@ def dashboard_data(area: Area) -> dict[str, Any]:
             for row in compounds.order_by("compound__name").values(*COMPOUND_FIELDS, "population")
         ]
     else:
-        rows = list(
-            AreaIndexSnapshot.objects.filter(parent_id=area.pk, day=day).values(
-                "area_id", "area__name", "area__code", "score", "band", "stars", "population", "compounds"
-            )
-        )
-        children = [
-            {
-                "id": r["area_id"],
-                "code": r["area__code"],
-                "name": r["area__name"],
-                "kind": "area",
-                "score": float(r["score"]),
-                "band": r["band"],
-                "stars": r["stars"],
-            }
-            for r in sorted(rows, key=lambda r: r["area__code"])
-        ]
+        children = _area_rows(AreaIndexSnapshot.objects.filter(parent_id=area.pk, day=day))
+    streets: list[dict[str, Any]] = []
+    if area.level == "city":  # the city bureau sees every street too, not only the districts
+        districts = [child["id"] for child in children]
+        streets = _area_rows(AreaIndexSnapshot.objects.filter(parent_id__in=districts, day=day))[:MAX_STREETS]
     trend = AreaIndexSnapshot.objects.filter(
         area=area, day__gt=day - datetime.timedelta(days=TREND_DAYS), day__lte=day
     ).order_by("day")
@@ -188,6 +196,7 @@ def dashboard_data(area: Area) -> dict[str, Any]:
         "day": day.isoformat(),
         "index": _index(own),
         "children": children,
+        "streets": streets,
         "best": _ranked(compounds, "-score"),
         "worst": _ranked(compounds, "score"),
         "trend": [{"day": d.isoformat(), "score": float(s)} for d, s in trend.values_list("day", "score")],
@@ -269,6 +278,7 @@ class DashboardSerializer(serializers.Serializer[Any]):
     day = serializers.DateField(allow_null=True)
     index = IndexSerializer(allow_null=True)
     children = ChildSerializer(many=True)
+    streets = ChildSerializer(many=True)
     best = RankedSerializer(many=True)
     worst = RankedSerializer(many=True)
     trend = TrendPointSerializer(many=True)

@@ -43,6 +43,32 @@
     });
   }
 
+  // The city's streets, worst first: where the bureau should look (a click opens the street).
+  function drawStreets(root, data, big) {
+    var rows = (data.streets || []).slice().sort(function (a, b) { return a.score - b.score; });
+    if (!rows.length) { return; }
+    var card = root.querySelector('[data-testid="streets-card"]');
+    if (card) { card.classList.remove("d-none"); }
+    var c = chart(root, "streets", big ? 360 : 280);
+    if (!c) { return; }
+    c.setOption({
+      title: { text: root.dataset.labelStreets, textStyle: { fontSize: 14 } },
+      grid: { left: 40, right: 20, top: 40, bottom: 70 },
+      tooltip: {},
+      dataZoom: rows.length > 40 ? [{ type: "slider", start: 0, end: Math.max(5, 4000 / rows.length) }] : [],
+      xAxis: { type: "category", data: rows.map(function (r) { return r.name; }), axisLabel: { rotate: 45, interval: 0 } },
+      yAxis: { type: "value", min: 0, max: 100 },
+      series: [{
+        type: "bar",
+        data: rows.map(function (r) { return { value: r.score, itemStyle: { color: BAND_COLOURS[r.band] } }; })
+      }]
+    });
+    c.on("click", function (p) {
+      var row = rows[p.dataIndex];
+      if (row) { window.location.href = root.dataset.areaUrl + row.id; }
+    });
+  }
+
   function drawTrend(root, data, big) {
     var c = chart(root, "trend", big ? 420 : 300);
     if (!c) { return; }
@@ -132,6 +158,7 @@
     }
     text(root.querySelector('[data-testid="area-day"]'), data.day);
     drawChildren(root, data, big);
+    drawStreets(root, data, big);
     drawTrend(root, data, big);
     drawBands(root, data, big);
     fillList(root, "best", data.best);

@@ -71,7 +71,7 @@ def test_city_dashboard_draws_its_charts_and_opens_a_compound(page: Page) -> Non
     expect(dashboard).to_be_visible()
     expect(page.get_by_test_id("area-score")).not_to_have_text("—")
     expect(dashboard).to_have_attribute("data-map-state", "drawn")
-    for chart in ("map", "children", "trend", "bands"):
+    for chart in ("map", "children", "streets", "trend", "bands"):
         locator = page.get_by_test_id(f"chart-{chart}")
         expect(locator.locator("canvas")).to_have_count(1)
         assert locator.evaluate(DRAWN), f"the {chart} chart is blank"

@@ -52,6 +52,7 @@ def test_city_dashboard(client, snapshots, compound_a, compound_b):
     # (92 × 1200 + 58 × 800) / 2000 = 78.4
     assert data["index"]["score"] == 78.4 and data["index"]["band"] == "yellow"
     assert [c["code"] for c in data["children"]] == [DISTRICT]
+    assert [(c["code"], c["score"]) for c in data["streets"]] == [(STREET_A, 92.0), (STREET_B, 58.0)]
     assert [c["id"] for c in data["best"]] == [compound_a.pk, compound_b.pk]
     assert [c["id"] for c in data["worst"]] == [compound_b.pk, compound_a.pk]
     assert [p["day"] for p in data["trend"]] == ["2026-11-18", "2026-11-19", "2026-11-20"]
@@ -75,6 +76,7 @@ def test_a_district_sees_its_streets(client, snapshots):
     client.force_login(user_at("district_branch", DISTRICT))
     data = client.get(URL, {"area": Area.objects.get(code=DISTRICT).pk}).json()
     assert [c["code"] for c in data["children"]] == [STREET_A, STREET_B]
+    assert data["streets"] == []  # the street list is the city's: a district's children are its streets
 
 
 def test_compound_roles_see_their_compounds(client, snapshots, staff_a, compound_a, compound_b):
@@ -103,7 +105,9 @@ def test_before_the_first_snapshot(client, db):
 def test_dashboard_queries_are_few(client, snapshots, django_assert_max_num_queries):
     client.force_login(user_at("city_bureau", CITY))
     client.get(URL)  # warm the session
-    with django_assert_max_num_queries(12):
+    # Session, user and roles; the area; its index, children, streets, best, worst, trend, bands;
+    # alerts by model; mediation figures. Constant whatever the number of compounds.
+    with django_assert_max_num_queries(14):
         assert client.get(URL).status_code == 200
 
 
