@@ -10,6 +10,13 @@
   var SEVERITY_SIZE = { low: 12, medium: 16, high: 20, critical: 26 };
   var MAP_NAME = "safety-city";
 
+  // ECharts puts a formatter's string into the tooltip as HTML: names typed by users are escaped.
+  function escape(value) {
+    return String(value).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch];
+    });
+  }
+
   function frame(list) {
     if (!list.length) { return [[116, 37], [118, 36]]; }
     var lngs = list.map(function (c) { return c.lng; }), lats = list.map(function (c) { return c.lat; });
@@ -52,9 +59,9 @@
         tooltip: {
           trigger: "item",
           formatter: function (p) {
-            if (p.seriesIndex === 1) { return p.name; }
+            if (p.seriesIndex === 1) { return escape(p.name); }
             var c = p.data.compound;
-            return c.name + (c.score === null ? "" : " " + c.score.toFixed(2));
+            return escape(c.name) + (c.score === null ? "" : " " + c.score.toFixed(2));
           }
         },
         geo: geo,

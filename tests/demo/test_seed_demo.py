@@ -172,4 +172,20 @@ def test_the_demo_dashboards_have_incidents_and_a_month_of_index():
     seeded = Compound.objects.filter(code__in=SEEDED_CODES)
     assert CompoundIndexSnapshot.objects.filter(compound__in=seeded).count() == 3 * DEMO_INDEX_DAYS
     assert f"incidents {incidents}, index days {DEMO_INDEX_DAYS}" in first
-    assert "incidents 0, index days 0" in seed()  # a second run adds none
+    assert "cases 0, incidents 0, index days 0" in seed()  # a second run adds none
+
+
+def test_the_demo_has_mediation_cases_with_outcomes_in_the_public_figures():
+    from mediators.models import CaseFigures
+
+    first = seed()
+    # 2 cases in each of the 3 compounds, and the failed one in the first (every third compound).
+    assert "cases 7," in first
+    seeded = Compound.objects.filter(code__in=SEEDED_CODES)
+    by_status = dict(
+        CaseFigures.objects.filter(compound__in=seeded)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    assert by_status == {"agreement": 3, "mediating": 3, "failed": 1}

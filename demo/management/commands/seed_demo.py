@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from district.demo import DEMO_LOGINS, seed_areas, seed_logins
 from district.models import Area
+from mediation.demo import seed_cases
 from registry.demo import DEFAULT_PERSONS_PER_COMPOUND, DEMO_SEED, plan_registry, seed_registry
 from safety.demo import DEMO_INDEX_DAYS, seed_incidents, seed_index_history
 from tenants.actions import do_set_compound_population
@@ -53,7 +54,7 @@ class Command(BaseCommand):
     # What the summary line reports, in this order.
     COUNTED = (
         "areas", "compounds", "addresses", "houses", "persons", "leases", "organisations", "vehicles", "users", "roles",
-        "incidents", "index days",
+        "cases", "incidents", "index days",
     )  # fmt: skip
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -106,6 +107,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         seeded = list(Compound.objects.filter(code__in=[spec.code for spec in specs]).order_by("code"))
         seed_incidents(city, seeded, counts, today=today)
+        seed_cases(seeded, counts)
         if options["index_days"]:
             self.stdout.write(f"Computing the safety index of the last {DEMO_INDEX_DAYS} days …")
             seed_index_history(city, counts, today=today)
