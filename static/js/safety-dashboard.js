@@ -12,7 +12,9 @@
     var el = root.querySelector('[data-chart="' + name + '"]');
     if (!el || !window.echarts) { return null; }
     el.style.height = height + "px"; // set from script: the page's CSP allows no inline style attribute
-    var made = window.echarts.init(el);
+    var made = window.echarts.getInstanceByDom(el);
+    if (made) { return made; } // redrawn with fresh figures (alerts change live)
+    made = window.echarts.init(el);
     charts.push(made);
     return made;
   }
@@ -102,7 +104,9 @@
   function drawAlerts(root, data, big) {
     var rows = data.alerts || [];
     var none = root.querySelector('[data-testid="no-alerts"]');
-    if (!rows.length) { if (none) { none.classList.remove("d-none"); } return; }
+    if (none) { none.classList.toggle("d-none", rows.length > 0); }
+    root.dataset.alertsCounted = String(rows.reduce(function (sum, r) { return sum + r.alerts; }, 0));
+    if (!rows.length) { return; }
     var c = chart(root, "alerts", big ? 360 : 260);
     if (!c) { return; }
     var shown = rows.slice().reverse(); // most at the top of a horizontal bar chart
@@ -172,9 +176,15 @@
       // 大屏: the wall shows the dashboard alone (navigation and footer hidden).
       document.querySelectorAll("body > nav, body > footer").forEach(function (el) { el.classList.add("d-none"); });
     }
-    fetch(root.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (data) { draw(root, data); })
-      .catch(function () { /* the page keeps its empty state */ });
+    function load() {
+      return fetch(root.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
+    }
+    load().then(function (data) { draw(root, data); }).catch(function () { /* the page keeps its empty state */ });
+    // The map's socket says when alerts changed (safety-map.js): the counts by model follow.
+    document.addEventListener("safety:alerts-changed", function () {
+      load().then(function (data) { drawAlerts(root, data, root.classList.contains("safety-big-screen")); })
+        .catch(function () { /* keep the last figures */ });
+    });
   });
 })();

@@ -2,7 +2,8 @@
 // (static/geo/<city code>.geojson, shipped with the city: no tile server), coloured by their index
 // band, with the open alerts of the last day as pulsing markers. Markers follow the alerts live:
 // each message on /ws/live/ (only ids and codes) makes the map fetch its permission-checked data
-// again, at most once a second. No inline script (CSP): the page's data-* attributes say where.
+// again, at most once a second, and tells the dashboard (event "safety:alerts-changed") so the
+// alert counts by model follow. No inline script (CSP): the page's data-* attributes say where.
 (function () {
   "use strict";
   var BAND_COLOURS = { blue: "#2f6fdf", yellow: "#e6b800", orange: "#f08c00", red: "#d9363e" };
@@ -103,7 +104,11 @@
     }
     function reloadSoon() {
       if (pending) { return; }
-      pending = window.setTimeout(function () { pending = null; load(); }, 1000);
+      pending = window.setTimeout(function () {
+        pending = null;
+        load();
+        document.dispatchEvent(new CustomEvent("safety:alerts-changed"));
+      }, 1000);
     }
 
     chart.on("click", function (p) {

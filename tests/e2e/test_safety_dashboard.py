@@ -9,6 +9,7 @@ are taken by ``safety.snapshots.do_snapshot_day`` in another process, on that se
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -77,11 +78,13 @@ def test_city_dashboard_draws_its_charts_and_opens_a_compound(page: Page) -> Non
         assert locator.evaluate(DRAWN), f"the {chart} chart is blank"
     expect(page.get_by_test_id("best").locator("a")).not_to_have_count(0)
     # A new alert at a compound of the city is marked on the open map, without reload.
+    expect(dashboard).to_have_attribute("data-alerts-counted", re.compile(r"^\d+$"))
     before = int(dashboard.get_attribute("data-alert-markers") or "0")
+    counted = int(dashboard.get_attribute("data-alerts-counted") or "0")
     raise_alert("tailgating")
     expect(dashboard).to_have_attribute("data-alert-markers", str(before + 1), timeout=LIVE_TIMEOUT)
-    page.reload()  # the counts by model are read on load
-    expect(dashboard).to_have_attribute("data-map-state", "drawn")
+    # ... and counted among the alerts by model, still without reload.
+    expect(dashboard).to_have_attribute("data-alerts-counted", str(counted + 1), timeout=LIVE_TIMEOUT)
     alerts = page.get_by_test_id("chart-alerts")
     expect(alerts.locator("canvas")).to_have_count(1)
     assert alerts.evaluate(DRAWN), "the alerts chart is blank"
