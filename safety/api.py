@@ -12,7 +12,8 @@ The answer, for the latest day the area has a snapshot:
 - ``trend``: the area's score on each of the 90 days up to that day that have a snapshot;
 - ``bands``: how many of its compounds are in each colour band that day;
 - ``alerts``: alerts of the last 30 days by model, as far as the user may see alerts;
-- ``mediation``: the area's mediation cases and success rate (``mediators.stats`` definitions).
+- ``mediation``: the area's mediation cases and success rate (``mediators.stats`` definitions),
+  only for users whose mediation-statistics roles cover the area (null otherwise);
 
 ``GET /api/safety/map/?area=`` answers the map of the same area: its compounds at their
 coordinates with their latest index, the open alerts of the last day to mark, and the URL of
@@ -42,7 +43,7 @@ from rest_framework.views import APIView
 
 from district.api.schema import AutoSchema
 from district.models import Area
-from district.permissions import VIEW_DASHBOARD, need, roles_with
+from district.permissions import VIEW_CASE_STATS, VIEW_DASHBOARD, need, roles_with
 from district.scope import assignments_of, compounds_in_scope, covers
 from district.typing import AnyUser
 from safety.choices import Band
@@ -343,8 +344,22 @@ class DashboardView(APIView):
         ids = own_compound_ids(request.user) if area is None else []
         data = dashboard_data(area) if area is not None else compounds_data(ids)
         data["alerts"] = alert_counts(request.user, tagged(area, ids))
-        data["mediation"] = mediation_figures(through_compound(area, ids, "compound__"))
+        data["mediation"] = mediation_for(request.user, area, ids)
         return Response(data)
+
+
+def mediation_for(user: AnyUser, area: Area | None, ids: list[int]) -> dict[str, Any] | None:
+    """The area's mediation figures, if the user's mediation-statistics roles cover it (else None).
+
+    A dashboard role does not bring them: property staff see the index but not the case figures.
+    """
+    roles = roles_with(VIEW_CASE_STATS)
+    if area is not None:
+        if not covers(user, area=area, roles=roles):
+            return None
+        return mediation_figures(through_compound(area, [], "compound__"))
+    allowed = set(compounds_in_scope(user, roles=roles).filter(pk__in=ids).values_list("pk", flat=True))
+    return mediation_figures(through_compound(None, sorted(allowed), "compound__")) if allowed else None
 
 
 class MapView(APIView):

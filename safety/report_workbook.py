@@ -206,6 +206,14 @@ def report_sheets(report: Report) -> list[Sheet]:
     return [_index_sheet(content, report.area.name), _changes_sheet(content), _issues_sheet(content)]
 
 
+def _append(ws: Any, values: list[Any]) -> None:
+    """Append a row; a text that starts like a formula (``=``) stays text (names are typed by users)."""
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"
+
+
 def render_workbook(report: Report) -> bytes:
     """The report as an .xlsx (see the module docstring for the layout)."""
     from openpyxl import Workbook  # only the job worker pays for openpyxl
@@ -218,23 +226,23 @@ def render_workbook(report: Report) -> bytes:
     book.remove(book.active)  # type: ignore[arg-type]
     for sheet in report_sheets(report):
         ws = book.create_sheet(sheet.name[:SHEET_NAME_CHARS])
-        ws.append([title])
+        _append(ws, [title])
         ws["A1"].font = big
-        ws.append([sheet.note])
-        ws.append([])
+        _append(ws, [sheet.note])
+        _append(ws, [])
         widths: dict[int, int] = {}
         for table in sheet.tables:
-            ws.append([table.title])
+            _append(ws, [table.title])
             ws.cell(row=ws.max_row, column=1).font = bold
-            ws.append(table.headers)
+            _append(ws, table.headers)
             for cell in ws[ws.max_row]:
                 cell.font = bold
             for row in table.rows or [[table.empty]]:
-                ws.append(row)
+                _append(ws, row)
                 for column in table.change_columns:
                     if column < len(row):
                         ws.cell(row=ws.max_row, column=column + 1).number_format = "+0.00;-0.00;0.00"
-            ws.append([])
+            _append(ws, [])
             for row in [table.headers, *table.rows]:
                 for number, value in enumerate(row):
                     widths[number] = max(widths.get(number, 8), min(len(str(value or "")) * 2 + 2, 60))

@@ -102,13 +102,13 @@ def reportable_areas(user: AnyUser) -> QuerySet[Area]:
 
 
 def visible_reports(user: AnyUser) -> QuerySet[Report]:
-    """Reports of the areas the user's report roles cover, and those the user asked for."""
+    """Reports of the areas the user's report roles cover (now: a report outlives nobody's role)."""
     if not user.is_authenticated:
         return Report.objects.none()
     qs = Report.objects.select_related("area", "requested_by").defer("workbook")
     if user.is_superuser:
         return qs
-    return qs.filter(Q(area__in=reportable_areas(user)) | Q(requested_by_id=user.pk))
+    return qs.filter(area__in=reportable_areas(user))
 
 
 def access_report_by_id(user: AnyUser, pk: int) -> Report:
@@ -133,20 +133,29 @@ def check_report_month(month: datetime.date, *, today: datetime.date | None = No
     return first
 
 
+STALE_AFTER = datetime.timedelta(minutes=30)
+
+
 def _defer_build(report: Report) -> int:
     # In the caller's transaction: no worker sees a report that is not committed.
     return defer_in_transaction(BUILD_REPORT_TASK, report_id=report.pk)
 
 
 def do_request_report(
-    area: Area, month: datetime.date, acting_user: AnyUser, *, today: datetime.date | None = None
+    area: Area,
+    month: datetime.date,
+    acting_user: AnyUser,
+    *,
+    today: datetime.date | None = None,
+    now: datetime.datetime | None = None,
 ) -> tuple[Report, bool]:
     """Queue the report of ``area`` for ``month``; (the report, whether it is new).
 
     ``area`` must be a street or district the caller has checked the user covers
     (:func:`reportable_areas`); checked again here (``ValidationError``), as is the month
     (:func:`check_report_month`). A report of the same area and month still queued or running
-    is returned as it is instead of a second one. A new report, its job and its audit row
+    is returned as it is instead of a second one, unless it has been pending for longer than
+    ``STALE_AFTER`` (then it is marked failed and a new one queued). A new report, its job and its audit row
     commit together; the workbook is written in the language active now.
     """
     if area.level not in LEVELS:
@@ -158,7 +167,12 @@ def do_request_report(
     with transaction.atomic():
         existing = Report.objects.filter(pending).defer("workbook").first()
         if existing is not None:
-            return existing, False
+            if existing.created_at > (now or timezone.now()) - STALE_AFTER:
+                return existing, False
+            # A report takes seconds: one pending this long lost its job (cancelled, or its worker
+            # died while failing it). Give it up, so the area and month are not blocked for good;
+            # its job, should it still run, finds it failed and builds nothing.
+            do_fail_report(existing.pk, _("The report was not finished in time; it was asked for again."))
         try:
             with transaction.atomic():
                 report = Report.objects.create(
@@ -394,8 +408,10 @@ STEPS: tuple[tuple[str, int, Callable[[Area, datetime.date], dict[str, Any]]], .
 
 
 @transaction.atomic
-def _start(report_id: int) -> Report:
-    report = Report.objects.select_for_update().select_related("area").defer("workbook").get(pk=report_id)
+def _start(report_id: int) -> Report | None:
+    report = Report.objects.select_for_update().select_related("area").defer("workbook").filter(pk=report_id).first()
+    if report is None:
+        return None  # deleted with its area since it was queued: nothing to build
     if report.status in (ReportStatus.QUEUED, ReportStatus.RUNNING):
         report.status = ReportStatus.RUNNING
         report.progress = max(report.progress, 5)
@@ -433,7 +449,7 @@ def do_fail_report(report_id: int, message: str) -> None:
     )
 
 
-def run_report(report_id: int, *, should_stop: Callable[[], bool] | None = None) -> Report:
+def run_report(report_id: int, *, should_stop: Callable[[], bool] | None = None) -> Report | None:
     """Build the report from wherever it stands (the job's body); a finished report is returned as is.
 
     ``should_stop`` is asked before each step: when it says so, :class:`ReportInterruptedError`
@@ -442,7 +458,7 @@ def run_report(report_id: int, *, should_stop: Callable[[], bool] | None = None)
     and is raised again (the job fails, and its log has the traceback).
     """
     report = _start(report_id)
-    if report.status not in (ReportStatus.QUEUED, ReportStatus.RUNNING):
+    if report is None or report.status not in (ReportStatus.QUEUED, ReportStatus.RUNNING):
         return report
     try:
         with translation.override(report.language):

@@ -73,7 +73,9 @@ def recompute_city(city_id: int, day: str) -> int:
     One transaction per compound, as the nightly job: a compound that fails does not undo the
     others, and the job raises at the end so the failure is seen and retried. Compounds done.
     """
-    city = Area.objects.get(pk=city_id, level="city")
+    city = Area.objects.filter(pk=city_id, level="city").first()
+    if city is None:
+        return 0  # deleted since the weights were saved: nothing to recompute
     when = datetime.date.fromisoformat(day)
     compounds = Compound.objects.filter(beneath_q(city.path, "street__path")).select_related("street__parent")
     failures: list[str] = []
@@ -103,4 +105,5 @@ def build_report(context: JobContext, report_id: int) -> str:
     def worker_stopping() -> bool:
         return context.abort_reason() == AbortReason.SHUTDOWN
 
-    return str(run_report(report_id, should_stop=worker_stopping).status)
+    report = run_report(report_id, should_stop=worker_stopping)
+    return "gone" if report is None else str(report.status)

@@ -37,6 +37,7 @@ from safety.queries import (
     access_compound_for_index,
     access_incident_by_id,
     assignable_compounds,
+    id_param,
     incident_cities,
     visible_incidents,
 )
@@ -79,8 +80,8 @@ class IncidentListView(DeclaredView):
     def get(self, request: HttpRequest) -> HttpResponse:
         incidents = visible_incidents(request.user)
         compound = request.GET.get("compound", "")
-        if compound.isdigit() and len(compound) < 19:
-            incidents = incidents.filter(compound_id=int(compound))
+        if (compound_id := id_param(compound)) is not None:
+            incidents = incidents.filter(compound_id=compound_id)
         page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
         cards = [
             (
@@ -268,7 +269,7 @@ class DashboardPageView(DeclaredView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         raw = request.GET.get("area", "")
-        area_id = int(raw) if raw.isdigit() and len(raw) < 19 else None
+        area_id = id_param(raw)
         return render_dashboard(request, area_for_dashboard(request.user, area_id))
 
 

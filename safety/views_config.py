@@ -28,6 +28,7 @@ from district.views import DeclaredView
 from safety.choices import COMPONENT_LABELS
 from safety.config import MAX_WEIGHT, WEIGHT_KEYS, default_weights, do_configure_index, do_reset_index, weights_of
 from safety.formula import normalised
+from safety.queries import id_param
 
 CONFIGURE = need(CONFIGURE_INDEX)
 
@@ -78,10 +79,11 @@ def access_city(request: HttpRequest) -> Area:
     """The city asked for (``city`` in the query or the form), or the user's first; 404 if not theirs."""
     cities = configurable_cities(request)
     raw = request.POST.get("city") or request.GET.get("city") or ""
+    city_id = id_param(raw)
     if not raw:
         city = cities.first()
-    elif raw.isdigit() and len(raw) < 19:
-        city = cities.filter(pk=int(raw)).first()
+    elif city_id is not None:
+        city = cities.filter(pk=city_id).first()
     else:
         city = None
     if city is None:

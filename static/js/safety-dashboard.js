@@ -123,7 +123,11 @@
 
   function fillMediation(root, data) {
     var m = data.mediation;
-    if (!m) { return; }
+    var card = root.querySelector('[data-testid="mediation"]');
+    if (!m) { // not a mediation-statistics role here (property staff): no card rather than zeros
+      if (card && card.closest(".col-12")) { card.closest(".col-12").classList.add("d-none"); }
+      return;
+    }
     text(root.querySelector('[data-testid="mediation-rate"]'), m.success_rate === null ? "—" : m.success_rate.toFixed(1) + "%");
     ["cases", "open", "overdue", "agreements"].forEach(function (name) {
       text(root.querySelector('[data-figure="' + name + '"]'), String(m[name]));
