@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 import pytest
 
 from district.models import Area
-from safety.models import CompoundIndexSnapshot
 from safety.snapshots import do_roll_up
 from tests.conftest import CITY, DISTRICT, STREET_A, STREET_B
-from tests.factories import RoleFactory
+from tests.safety.helpers import snapshot, user_at
 
 DAY = datetime.date(2026, 11, 20)
 NOW = datetime.datetime(2026, 11, 21, 0, 30, tzinfo=datetime.UTC)
@@ -21,28 +19,20 @@ URL = "/api/safety/dashboard/"
 @pytest.fixture
 def snapshots(compound_a, compound_b):
     """Three days of snapshots of A (better) and B (worse), rolled up."""
-    city, district = Area.objects.get(code=CITY), Area.objects.get(code=DISTRICT)
+    city = Area.objects.get(code=CITY)
     for offset in range(3):
         day = DAY - datetime.timedelta(days=offset)
         for compound, score, band in ((compound_a, 92 - offset, "blue"), (compound_b, 58, "red")):
-            CompoundIndexSnapshot.objects.create(
-                compound=compound,
-                street_id=compound.street_id,
-                district_id=district.pk,
-                city_id=city.pk,
-                day=day,
-                score=Decimal(score),
-                band=band,
-                stars=5 if score >= 90 else 1,
-                population=compound.population,
+            snapshot(
+                compound,
+                day,
+                score,
+                band,
+                5 if score >= 90 else 1,
                 components={"incidents": {"score": 100.0}},
                 computed_at=NOW,
             )
         do_roll_up(city, day, now=NOW)
-
-
-def user_at(role: str, code: str):
-    return RoleFactory(user__username=f"{role}-{code}", role=role, area=Area.objects.get(code=code)).user
 
 
 def test_city_dashboard(client, snapshots, compound_a, compound_b):

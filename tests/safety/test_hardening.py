@@ -15,19 +15,16 @@ from openpyxl import load_workbook
 from district.models import Area, RoleAssignment
 from mediators.models import CaseFigures
 from safety.choices import ReportStatus
-from safety.models import CompoundIndexSnapshot, Report
+from safety.models import Report
 from safety.report_workbook import render_workbook
 from safety.reports import STALE_AFTER, do_request_report, run_report
 from safety.tasks import recompute_city
-from tests.conftest import CITY, DISTRICT, STREET_A, STREET_B
+from tests.conftest import CITY, STREET_A, STREET_B
 from tests.factories import RoleFactory
+from tests.safety.helpers import snapshot, user_at
 
 MONTH = datetime.date(2026, 10, 1)
 TODAY = datetime.date(2026, 11, 15)
-
-
-def user_at(role: str, code: str):
-    return RoleFactory(user__username=f"{role}-{code}", role=role, area=Area.objects.get(code=code)).user
 
 
 @pytest.mark.parametrize(
@@ -86,20 +83,8 @@ def test_jobs_of_deleted_rows_end_quietly(compound_a):
 def test_names_that_look_like_formulas_stay_text(compound_a):
     compound_a.name = '=HYPERLINK("http://x","y")'
     compound_a.save(update_fields=["name"])
-    street, district, city = (Area.objects.get(code=c) for c in (STREET_A, DISTRICT, CITY))
-    CompoundIndexSnapshot.objects.create(
-        compound=compound_a,
-        street_id=street.pk,
-        district_id=district.pk,
-        city_id=city.pk,
-        day=datetime.date(2026, 10, 31),
-        score=80,
-        band="yellow",
-        stars=4,
-        population=1200,
-        components={"incidents": {"score": 80.0}},
-        computed_at=timezone.now(),
-    )
+    street = Area.objects.get(code=STREET_A)
+    snapshot(compound_a, datetime.date(2026, 10, 31), 80, "yellow", 4, components={"incidents": {"score": 80.0}})
     office = user_at("street_office", STREET_A)
     report, _ = do_request_report(street, MONTH, office, today=TODAY)
     run_report(report.pk)

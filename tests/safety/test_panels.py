@@ -14,17 +14,13 @@ from django.utils import timezone
 from district.models import Area
 from events.models import Alert
 from mediators.models import CaseFigures
-from safety.models import CompoundIndexSnapshot
 from tests.conftest import CITY, DISTRICT, STREET_A
 from tests.factories import RoleFactory
+from tests.safety.helpers import snapshot, user_at
 
 URL = "/api/safety/dashboard/"
 NOW = timezone.now()
 MAP = "/api/safety/map/"
-
-
-def user_at(role: str, code: str):
-    return RoleFactory(user__username=f"{role}-{code}", role=role, area=Area.objects.get(code=code)).user
 
 
 def alert(compound, kind: str, *, hours_ago: float = 1, status: str = "new", count: int = 1) -> Alert:
@@ -98,20 +94,7 @@ def test_mediation_success_rate_of_the_area(client, compound_a, compound_b):
 
 
 def test_map_places_the_areas_compounds_with_index_and_open_alerts(client, placed, compound_a, compound_b):
-    city, district = Area.objects.get(code=CITY), Area.objects.get(code=DISTRICT)
-    CompoundIndexSnapshot.objects.create(
-        compound=compound_a,
-        street_id=compound_a.street_id,
-        district_id=district.pk,
-        city_id=city.pk,
-        day=datetime.date(2026, 11, 20),
-        score=Decimal("91.5"),
-        band="blue",
-        stars=5,
-        population=1200,
-        components={},
-        computed_at=timezone.now(),
-    )
+    snapshot(compound_a, datetime.date(2026, 11, 20), "91.5", "blue", 5)
     raised = alert(compound_a, "stranger")
     alert(compound_a, "tailgating", status="resolved")  # closed: no marker
     alert(compound_b, "stranger", hours_ago=30)  # older than a day: no marker
