@@ -1,6 +1,6 @@
 """Monthly report pages (``/safety/reports/``): ask for a report, watch it being built, download it.
 
-- ``reports/``: the user's reports (those of the areas their report roles cover, and their own)
+- ``reports/``: the reports of the areas the user's report roles cover,
   and the request form: a street or district of theirs and a past month;
 - ``reports/<id>/``: the report's progress while the job builds it (htmx polls the same URL for
   the fragment, no inline script), then its links;
@@ -22,6 +22,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -67,6 +68,21 @@ class ReportForm(BootstrapMixin, forms.Form):
         return check_report_month(month)
 
 
+def report_card(report: Report) -> tuple[str, str, list[tuple[str, str, bool]]]:
+    """A report as a card of ``_cards.html``: area and month, status (with progress), who asked when."""
+    status = str(report.get_status_display())
+    if report.status == ReportStatus.RUNNING:
+        status = f"{status} {report.progress}%"
+    submitted = timezone.localtime(report.created_at).strftime("%Y-%m-%d %H:%M")
+    if report.requested_by is not None:
+        submitted = f"{submitted} · {report.requested_by.get_username()}"
+    return (
+        reverse("safety:report", args=[report.pk]),
+        f"{report.area.name} · {report.month:%Y-%m}",
+        [(_("status"), status, False), (_("submitted"), submitted, False)],
+    )
+
+
 class ReportListView(DeclaredView):
     """The user's reports, newest first, and the form to ask for one."""
 
@@ -76,7 +92,7 @@ class ReportListView(DeclaredView):
         last_month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
         context = {
             "form": form or ReportForm(user=request.user, initial={"month": last_month}),
-            "reports": visible_reports(request.user).defer("content")[:LISTED],
+            "cards": [report_card(report) for report in visible_reports(request.user).defer("content")[:LISTED]],
         }
         return render(request, "safety/reports.html", context, status=status)
 
