@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +21,7 @@ from alerts.catalogue import MODELS, PARAM_BOUNDS
 from alerts.models import AlertRule, AlertStep, Broadcast
 from district.audit import do_record_change
 from district.models import Area, AuditAction
-from district.permissions import HANDLE_ALERTS, has_capability
+from district.permissions import HANDLE_ALERTS, VIEW_WATCHLIST, has_capability
 from district.realtime import send_event_on_commit
 from district.typing import AnyUser
 from events.actions import announce_alert
@@ -217,6 +217,8 @@ def do_save_alert_rule(
     ``severity`` blank and thresholds equal to the catalogue's keep its defaults; only the
     differences are stored, so a later change of a default reaches every compound that kept it.
     Audited with the names of the fields that changed; announced to the compound's alert group.
+    Models set by the police (``AlertModel.set_by_police``) are changed only by roles that see
+    the watch-list at the compound (``PermissionDenied`` otherwise).
     """
     overrides = check_alert_rule(model, severity, params or {})
     with transaction.atomic():
@@ -232,6 +234,8 @@ def do_save_alert_rule(
         ]
         if not changed:
             return rule
+        if MODELS[model].set_by_police and not has_capability(acting_user, VIEW_WATCHLIST, compound):
+            raise PermissionDenied(_("Only the police may change this alert model."))
         rule.enabled, rule.severity, rule.params = enabled, severity, overrides
         rule.save()
         do_record_change(acting_user, verb, rule, fields=changed, compound=compound)

@@ -81,6 +81,13 @@ class AlertModel:
     params: dict[str, Any] = field(default_factory=dict)
     police_only: bool = False
     time_driven: bool = False
+    # Set only by police roles (those that see the watch-list): a compound's property staff must not
+    # be able to silence what is raised for the police, nor the escalation of a dispute.
+    police_setting: bool = False
+
+    @property
+    def set_by_police(self) -> bool:
+        return self.police_only or self.police_setting
 
 
 _MODELS = [
@@ -213,6 +220,7 @@ _MODELS = [
         gettext_lazy("Dispute at high risk of escalating"),
         Severity.HIGH,
         _dispute_risk,
+        police_setting=True,
     ),
 ]
 MODELS: dict[str, AlertModel] = {m.code: m for m in _MODELS}

@@ -168,13 +168,15 @@ class AlertRulesForm(forms.Form):
     """Every alert model of the catalogue for one compound: on/off, severity and thresholds.
 
     Field names are ``<model>__enabled``, ``<model>__severity`` and ``<model>__<threshold>``;
-    thresholds are whole numbers within ``alerts.actions.PARAM_BOUNDS``.
+    thresholds are whole numbers within ``alerts.actions.PARAM_BOUNDS``. Without ``police``, the
+    models set by the police are disabled fields: shown, never taken from the post.
     """
 
-    def __init__(self, *args: Any, rules: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, rules: dict[str, Any], police: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for code, model in MODELS.items():
             rule = rules.get(code)
+            locked = model.set_by_police and not police  # shown as they stand; posted values ignored
             self.fields[f"{code}__enabled"] = forms.BooleanField(
                 label=gettext_lazy("enabled"),
                 required=False,
@@ -199,6 +201,9 @@ class AlertRulesForm(forms.Form):
                     initial=stored.get(name, value),
                     widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "inputmode": "numeric"}),
                 )
+            if locked:
+                for name in ("enabled", "severity", *model.params):
+                    self.fields[f"{code}__{name}"].disabled = True
 
     def models(self) -> list[tuple[str, Any, Any, Any, list[Any]]]:
         """Per model: code, label, its enabled and severity fields, and its threshold fields (bound)."""

@@ -22,7 +22,7 @@ from alerts.catalogue import MODELS
 from alerts.forms import CODE_PREFIX, AlertRulesForm
 from alerts.models import AlertRule
 from alerts.queries import configurable_compounds
-from district.permissions import CONFIGURE_ALERTS, need
+from district.permissions import CONFIGURE_ALERTS, VIEW_WATCHLIST, has_capability, need
 from district.views import DeclaredView
 from tenants.models import Compound
 
@@ -63,6 +63,11 @@ def access_configurable_compound(request: HttpRequest, pk: int) -> Compound:
     return compound
 
 
+def police_at(request: HttpRequest, compound: Compound) -> bool:
+    """May the user set the models set by the police here (they see the watch-list at the compound)?"""
+    return has_capability(request.user, VIEW_WATCHLIST, compound)
+
+
 class AlertSettingsView(DeclaredView):
     """One compound's alert models: on/off, severity (or the catalogue's) and thresholds within range."""
 
@@ -73,11 +78,12 @@ class AlertSettingsView(DeclaredView):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         compound = access_configurable_compound(request, pk)
-        return self.show(request, compound, AlertRulesForm(rules=self.rules(compound)))
+        form = AlertRulesForm(rules=self.rules(compound), police=police_at(request, compound))
+        return self.show(request, compound, form)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         compound = access_configurable_compound(request, pk)
-        form = AlertRulesForm(request.POST, rules=self.rules(compound))
+        form = AlertRulesForm(request.POST, rules=self.rules(compound), police=police_at(request, compound))
         if form.is_valid():
             try:
                 with transaction.atomic():

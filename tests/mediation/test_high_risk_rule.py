@@ -72,9 +72,11 @@ def test_raising_the_risk_later_honours_the_rule(in_a: Any, officer: Any, make_c
 
 
 def test_the_settings_page_switches_it_off(compound_a: Any, make_case: Any) -> None:
-    staff = RoleFactory(user__username="risk-staff-a", role="property_staff", compound=compound_a).user
+    # The beat officer's: property staff see the model but may not silence an escalation
+    # (tests/alerts/test_police_settings.py).
+    officer = RoleFactory(user__username="risk-officer-a", role="beat_officer", compound=compound_a).user
     client = Client()
-    client.force_login(staff)
+    client.force_login(officer)
     page = client.get(f"/alerts/settings/{compound_a.pk}/").content.decode()
     assert "Dispute at high risk of escalating" in page
     response = client.post(f"/alerts/settings/{compound_a.pk}/", settings_body(**{f"{KIND}__enabled": None}))
