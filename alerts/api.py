@@ -46,6 +46,7 @@ from alerts.queries import (
 )
 from district.api.base import as_drf_error
 from district.api.schema import form_parameters
+from district.params import whole_number
 from district.permissions import HANDLE_ALERTS, SEND_BROADCASTS, VIEW_ALERTS, need
 from events.models import Alert
 
@@ -185,10 +186,10 @@ class AssigneeSerializer(serializers.Serializer[Any]):
 
 
 def _alert_id(raw: Any) -> int:
-    text = str(raw)
-    if not text.isdigit() or int(text) > MAX_ID:
+    pk = whole_number(str(raw))
+    if pk is None or pk > MAX_ID:
         raise Http404("No such alert")
-    return int(text)
+    return pk
 
 
 @extend_schema_view(list=extend_schema(parameters=FILTERS))

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from district.audit import do_record_pii_view
+from district.params import whole_number
 from district.permissions import RECORD_CASES, VIEW_CASES, check_need, need
 from district.probes import ProbeLimitError
 from mediation import actions
@@ -264,8 +265,8 @@ class PartyFieldsetView(CasePage):
             return HttpResponse(_("No such party fieldset."), status=400)
         person = None
         raw = request.GET.get("person", "")
-        if raw.isdigit() and len(raw) < 11:
-            person = Person.objects.filter(pk=int(raw)).first()
+        if (person_id := whole_number(raw, digits=10)) is not None:
+            person = Person.objects.filter(pk=person_id).first()
         role = request.GET.get("role") or request.GET.get(f"parties-{n}-role", "")
         if role not in PartyRole.values:
             role = PartyRole.APPLICANT if n == 0 else PartyRole.RESPONDENT

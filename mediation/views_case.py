@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from district.params import whole_number
 from mediation import actions
 from mediation.attachments import AttachmentRefusedError, check_size, do_add_attachment, do_remove_attachment
 from mediation.choices import CaseStatus
@@ -343,7 +344,8 @@ class MediatorAssignView(CasePage):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         case = get_object_or_404(Case, pk=pk)
         raw = request.POST.get("mediator", "")
-        mediator = roster(self.compound).filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 11 else None
+        mediator_id = whole_number(raw, digits=10)
+        mediator = roster(self.compound).filter(pk=mediator_id).first() if mediator_id is not None else None
         if mediator is None:
             return self.page(request, case, error=_("Choose a mediator of the city's roster."), status=422)
         try:
@@ -362,7 +364,8 @@ class MediatorUnassignView(CasePage):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         case = get_object_or_404(Case, pk=pk)
         raw = request.POST.get("mediator", "")
-        mediator = Mediator.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 11 else None
+        mediator_id = whole_number(raw, digits=10)
+        mediator = Mediator.objects.filter(pk=mediator_id).first() if mediator_id is not None else None
         if mediator is None:
             messages.error(request, _("This mediator is not on the case."))
             return redirect(self.case_url(case))

@@ -43,12 +43,12 @@ from rest_framework.views import APIView
 
 from district.api.schema import AutoSchema
 from district.models import Area
-from district.permissions import VIEW_CASE_STATS, VIEW_DASHBOARD, need, roles_with
+from district.permissions import VIEW_DASHBOARD, need, roles_with
 from district.scope import assignments_of, compounds_in_scope, covers
 from district.typing import AnyUser
 from safety.choices import Band
 from safety.models import AreaIndexSnapshot, CompoundIndexSnapshot
-from safety.panels import alert_counts, map_data, mediation_figures, tagged, through_compound
+from safety.panels import alert_counts, map_data, mediation_for, tagged
 
 __all__ = ["DashboardView", "MapView", "area_for_dashboard", "dashboard_data"]
 
@@ -330,6 +330,14 @@ class DashboardSchema(AutoSchema):
         return sorted({*super().error_codes(), "400", "404"})
 
 
+def asked_area(request: Request) -> tuple[Area | None, list[int]]:
+    """The area of ``?area=`` (400 if malformed, 404 if not the user's); without an area, the compounds."""
+    query = DashboardQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    area = area_for_dashboard(request.user, query.validated_data.get("area"))
+    return area, own_compound_ids(request.user) if area is None else []
+
+
 class DashboardView(APIView):
     """The dashboard data of one area of the user's scope (city bureau, district, street office)."""
 
@@ -338,28 +346,11 @@ class DashboardView(APIView):
 
     @extend_schema(parameters=[AREA_PARAMETER], responses=DashboardSerializer)
     def get(self, request: Request) -> Response:
-        query = DashboardQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        area = area_for_dashboard(request.user, query.validated_data.get("area"))
-        ids = own_compound_ids(request.user) if area is None else []
+        area, ids = asked_area(request)
         data = dashboard_data(area) if area is not None else compounds_data(ids)
         data["alerts"] = alert_counts(request.user, tagged(area, ids))
         data["mediation"] = mediation_for(request.user, area, ids)
         return Response(data)
-
-
-def mediation_for(user: AnyUser, area: Area | None, ids: list[int]) -> dict[str, Any] | None:
-    """The area's mediation figures, if the user's mediation-statistics roles cover it (else None).
-
-    A dashboard role does not bring them: property staff see the index but not the case figures.
-    """
-    roles = roles_with(VIEW_CASE_STATS)
-    if area is not None:
-        if not covers(user, area=area, roles=roles):
-            return None
-        return mediation_figures(through_compound(area, [], "compound__"))
-    allowed = set(compounds_in_scope(user, roles=roles).filter(pk__in=ids).values_list("pk", flat=True))
-    return mediation_figures(through_compound(None, sorted(allowed), "compound__")) if allowed else None
 
 
 class MapView(APIView):
@@ -370,8 +361,5 @@ class MapView(APIView):
 
     @extend_schema(parameters=[AREA_PARAMETER], responses=MapSerializer)
     def get(self, request: Request) -> Response:
-        query = DashboardQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        area = area_for_dashboard(request.user, query.validated_data.get("area"))
-        ids = own_compound_ids(request.user) if area is None else []
+        area, ids = asked_area(request)
         return Response(map_data(request.user, area, ids))

@@ -7,7 +7,7 @@ grouped queries and never a compound schema (issue #12).
 
 What a user sees follows the rules of the records behind: alert counts and markers are those of
 ``alerts.audience.visible_alerts`` (police-only kinds only for police roles; no alert role, no
-alert figures), while the mediation figures are sums without any person in them.
+alert figures), and the mediation figures are those of the user's mediation-statistics roles.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from django.utils import timezone
 from alerts.audience import visible_alerts
 from alerts.catalogue import MODELS
 from district.models import Area
+from district.permissions import VIEW_CASE_STATS, roles_with
+from district.scope import compounds_in_scope, covers
 from district.typing import AnyUser
 from events.choices import AlertStatus
 from mediators.models import CaseFigures
@@ -31,7 +33,15 @@ from mediators.stats import Figures
 from safety.models import CompoundIndexSnapshot
 from tenants.models import Compound
 
-__all__ = ["alert_counts", "map_data", "mediation_figures", "outline_url", "tagged", "through_compound"]
+__all__ = [
+    "alert_counts",
+    "map_data",
+    "mediation_figures",
+    "mediation_for",
+    "outline_url",
+    "tagged",
+    "through_compound",
+]
 
 ALERT_DAYS = 30  # the index's own window
 MARKER_HOURS = 24  # open alerts of the last day are marked on the map
@@ -176,3 +186,17 @@ def map_data(
             for a in alerts
         ],
     }
+
+
+def mediation_for(user: AnyUser, area: Area | None, ids: list[int]) -> dict[str, Any] | None:
+    """The area's mediation figures, if the user's mediation-statistics roles cover it (else None).
+
+    A dashboard role does not bring them: property staff see the index but not the case figures.
+    """
+    roles = roles_with(VIEW_CASE_STATS)
+    if area is not None:
+        if not covers(user, area=area, roles=roles):
+            return None
+        return mediation_figures(through_compound(area, [], "compound__"))
+    allowed = set(compounds_in_scope(user, roles=roles).filter(pk__in=ids).values_list("pk", flat=True))
+    return mediation_figures(through_compound(None, sorted(allowed), "compound__")) if allowed else None

@@ -7,8 +7,6 @@ only to city-level roles. Missing and forbidden records answer alike (404).
 
 from __future__ import annotations
 
-import re
-
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -82,8 +80,3 @@ def access_compound_for_index(user: AnyUser, pk: int) -> Compound:
     if compound is None:
         raise Http404("No such compound")
     return compound
-
-
-def id_param(raw: str) -> int | None:
-    """A record id from a query parameter: ASCII digits only (``"²".isdigit()`` is true), else None."""
-    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None

@@ -153,8 +153,8 @@ def _areas_of(city: Area) -> QuerySet[Area, int]:
     return Area.objects.filter(beneath_q(city.path)).values_list("pk", flat=True)
 
 
-def do_snapshot_day(day: datetime.date, *, now: datetime.datetime | None = None) -> int:
-    """Snapshot every compound for ``day``, then roll each city up; the number of compounds.
+def do_snapshot_day(day: datetime.date, *, now: datetime.datetime | None = None, city: Area | None = None) -> int:
+    """Snapshot every compound (of ``city`` only, if given) for ``day``, then roll up; compounds done.
 
     One transaction per compound (a compound that fails does not undo the others; the job
     raises at the end so the failure is seen and the job retried), then one per city.
@@ -163,14 +163,16 @@ def do_snapshot_day(day: datetime.date, *, now: datetime.datetime | None = None)
     failures: list[str] = []
     count = 0
     compounds = Compound.objects.exclude(schema_name="public").select_related("street__parent").order_by("pk")
+    if city is not None:
+        compounds = compounds.filter(beneath_q(city.path, "street__path"))
     for compound in compounds.iterator(chunk_size=200):
         try:
             do_snapshot_compound(compound, day, now=now)
             count += 1
         except Exception as exc:  # one compound's failure must not stop the city's snapshot
             failures.append(f"{compound.code}: {exc}")
-    for city in Area.objects.filter(level="city"):
-        do_roll_up(city, day, now=now)
+    for rolled in [city] if city is not None else Area.objects.filter(level="city"):
+        do_roll_up(rolled, day, now=now)
     if failures:
         raise RuntimeError(f"index snapshot failed for {len(failures)} compound(s): {failures[:5]}")
     return count

@@ -12,7 +12,6 @@ from procrastinate.job_context import AbortReason
 
 from district.jobs import app, defer_in_transaction
 from district.models import Area
-from district.scope import beneath_q
 from safety.reports import BUILD_REPORT_TASK, ReportInterruptedError, run_report
 from safety.snapshots import do_roll_up, do_snapshot_compound, do_snapshot_day
 from tenants.models import Compound
@@ -70,26 +69,12 @@ def defer_recompute_city(city: Area, day: datetime.date) -> int | None:
 def recompute_city(city_id: int, day: str) -> int:
     """On demand (new weights): recompute every compound's index of ``day`` in the city, then its roll-ups.
 
-    One transaction per compound, as the nightly job: a compound that fails does not undo the
-    others, and the job raises at the end so the failure is seen and retried. Compounds done.
+    The nightly job's own loop (``do_snapshot_day``) narrowed to the city. Compounds done.
     """
     city = Area.objects.filter(pk=city_id, level="city").first()
     if city is None:
         return 0  # deleted since the weights were saved: nothing to recompute
-    when = datetime.date.fromisoformat(day)
-    compounds = Compound.objects.filter(beneath_q(city.path, "street__path")).select_related("street__parent")
-    failures: list[str] = []
-    done = 0
-    for compound in compounds.order_by("pk").iterator(chunk_size=200):
-        try:
-            do_snapshot_compound(compound, when)
-            done += 1
-        except Exception as exc:  # one compound's failure must not stop the city's recompute
-            failures.append(f"{compound.code}: {exc}")
-    do_roll_up(city, when)
-    if failures:
-        raise RuntimeError(f"index recompute failed for {len(failures)} compound(s): {failures[:5]}")
-    return done
+    return do_snapshot_day(datetime.date.fromisoformat(day), city=city)
 
 
 @app.task(

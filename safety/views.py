@@ -25,7 +25,8 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from alerts.audience import alert_groups_for
 from district.jobs import defer_in_compound
 from district.models import Area
-from district.permissions import MANAGE_INCIDENTS, SIGNED_IN, VIEW_DASHBOARD, check_need, need
+from district.params import whole_number
+from district.permissions import MANAGE_INCIDENTS, SIGNED_IN, VIEW_DASHBOARD, need
 from district.views import DeclaredView
 from district.views import home as compound_cards
 from safety import incidents as actions
@@ -37,7 +38,6 @@ from safety.queries import (
     access_compound_for_index,
     access_incident_by_id,
     assignable_compounds,
-    id_param,
     incident_cities,
     visible_incidents,
 )
@@ -80,7 +80,7 @@ class IncidentListView(DeclaredView):
     def get(self, request: HttpRequest) -> HttpResponse:
         incidents = visible_incidents(request.user)
         compound = request.GET.get("compound", "")
-        if (compound_id := id_param(compound)) is not None:
+        if (compound_id := whole_number(compound)) is not None:
             incidents = incidents.filter(compound_id=compound_id)
         page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
         cards = [
@@ -269,7 +269,7 @@ class DashboardPageView(DeclaredView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         raw = request.GET.get("area", "")
-        area_id = id_param(raw)
+        area_id = whole_number(raw)
         return render_dashboard(request, area_for_dashboard(request.user, area_id))
 
 
@@ -281,8 +281,6 @@ class HomeView(DeclaredView):
     permissions = {"GET": SIGNED_IN}
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if check_need(request.user, VIEW, None, None):
-            area = area_for_dashboard(request.user, None)
-            if area is not None:
-                return render_dashboard(request, area)
-        return compound_cards(request)
+        # The highest area of the user's dashboard roles; None without one held at an area.
+        area = area_for_dashboard(request.user, None)
+        return render_dashboard(request, area) if area is not None else compound_cards(request)

@@ -23,12 +23,12 @@ from django.utils.translation import gettext_lazy
 
 from district.form_fields import BootstrapMixin
 from district.models import Area
+from district.params import whole_number
 from district.permissions import CONFIGURE_INDEX, cities_with, need
 from district.views import DeclaredView
 from safety.choices import COMPONENT_LABELS
 from safety.config import MAX_WEIGHT, WEIGHT_KEYS, default_weights, do_configure_index, do_reset_index, weights_of
 from safety.formula import normalised
-from safety.queries import id_param
 
 CONFIGURE = need(CONFIGURE_INDEX)
 
@@ -79,7 +79,7 @@ def access_city(request: HttpRequest) -> Area:
     """The city asked for (``city`` in the query or the form), or the user's first; 404 if not theirs."""
     cities = configurable_cities(request)
     raw = request.POST.get("city") or request.GET.get("city") or ""
-    city_id = id_param(raw)
+    city_id = whole_number(raw)
     if not raw:
         city = cities.first()
     elif city_id is not None:

@@ -8,7 +8,6 @@ user's language, and the bounds are part of the OpenAPI schema.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -16,10 +15,11 @@ from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from district.params import whole_number
+
 MAX_LIMIT = 1000
 # Far beyond any compound's rows, and well inside PostgreSQL's 64-bit OFFSET.
 MAX_OFFSET = 2**31 - 1
-_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 def bounded_int(request: Request, name: str, minimum: int, maximum: int) -> int | None:
@@ -27,7 +27,7 @@ def bounded_int(request: Request, name: str, minimum: int, maximum: int) -> int 
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    value = int(raw) if _DIGITS.fullmatch(raw) else None
+    value = whole_number(raw, digits=12)
     if value is None or not minimum <= value <= maximum:
         raise ValidationError(
             {
